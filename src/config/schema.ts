@@ -1,0 +1,218 @@
+/**
+ * The one configuration file, as a schema. Every key is documented in docs/configuration.md; unknown keys are
+ * errors (a typo must not silently fall back to a default on a machine that makes paid calls).
+ */
+import { z } from 'zod';
+import { isIP } from 'node:net';
+
+const port = z.number().int().min(0).max(65535);
+const hostname = z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, 'expected a host name or IP address');
+const ipAddress = z.string().refine((v) => isIP(v) !== 0, 'expected an IP address');
+const seconds = z.number().positive();
+
+/** An IPv4/IPv6 address or CIDR block (`203.0.113.0/24`, `2001:db8::/32`). */
+const cidr = z.string().refine((v) => {
+  const [addr, bits, extra] = v.split('/');
+  if (extra !== undefined || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}, 'expected an IP address or CIDR block');
+
+/** A regular expression matched against the whole dialled number or user, or a keyword. */
+const pattern = z.string().min(1).refine((v) => {
+  try {
+    new RegExp(`^(?:${v})$`);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected a valid regular expression');
+
+const tlsFiles = z.strictObject({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+});
+
+export const CODECS = ['PCMU', 'PCMA', 'G722', 'opus', 'telephone-event'] as const;
+const codec = z.enum(CODECS);
+
+const httpSchema = z.strictObject({
+  host: hostname.default('127.0.0.1'),
+  port: port.default(8080),
+  wsPath: z.string().startsWith('/').default('/sip'),
+  publicDir: z.string().min(1).default('public'),
+  tls: tlsFiles.optional(),
+  /** Origins allowed to open the SIP WebSocket; empty means the gateway's own origins only. */
+  allowedOrigins: z.array(z.string().min(1)).default([]),
+  maxConnectionsPerAddress: z.number().int().positive().default(32),
+  idleTimeout: seconds.default(120),
+});
+
+const sipListenerSchema = z.strictObject({
+  protocol: z.enum(['udp', 'tcp', 'tls']),
+  host: hostname.default('127.0.0.1'),
+  port: port.default(5060),
+  /** The address written in Via/Contact when the listener sits behind 1:1 NAT. */
+  advertise: hostname.optional(),
+  tls: tlsFiles.optional(),
+});
+
+const sipSchema = z.strictObject({
+  /** The SIP domain of the users (From/To host the browsers register with); defaults to http.host. */
+  domain: hostname.optional(),
+  userAgent: z.string().min(1).default('webrtc-sip-gateway'),
+  listeners: z.array(sipListenerSchema).default([
+    { protocol: 'udp', host: '127.0.0.1', port: 5060 },
+    { protocol: 'tcp', host: '127.0.0.1', port: 5060 },
+  ]),
+  timers: z
+    .strictObject({
+      t1: z.number().int().positive().default(500),
+      t2: z.number().int().positive().default(4000),
+      t4: z.number().int().positive().default(5000),
+    })
+    .prefault({}),
+  maxMessageSize: z.number().int().min(1024).max(1048576).default(65536),
+});
+
+const mediaSchema = z.strictObject({
+  bindAddress: ipAddress.default('127.0.0.1'),
+  /** What SDP says to peers (the public address of a cloud host); defaults to bindAddress. */
+  advertisedAddress: ipAddress.optional(),
+  /** ICE candidate addresses for WebRTC legs; defaults to [advertisedAddress]. */
+  iceAddresses: z.array(ipAddress).optional(),
+  ports: z
+    .strictObject({ min: port.default(30000), max: port.default(39999) })
+    .prefault({})
+    .refine((p) => p.min < p.max && p.max - p.min >= 3, 'ports.min must be below ports.max with room for a pair'),
+  timeout: seconds.default(60),
+  codecs: z.array(codec).min(1).default(['PCMU', 'PCMA', 'G722', 'opus', 'telephone-event']),
+});
+
+const userSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9._~+-]+$/, 'expected a SIP user name (letters, digits, . _ ~ + -)'),
+    password: z.string().min(1).optional(),
+    /** MD5(name:realm:password) — lets the config hold no clear-text password (MD5 digest only). */
+    ha1: z.string().regex(/^[0-9a-f]{32}$/i, 'expected 32 hex digits').optional(),
+    /** SHA-256(name:realm:password), for SHA-256 digest without a clear-text password. */
+    ha1Sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex digits').optional(),
+    displayName: z.string().optional(),
+    /**
+     * What this user may dial: regular expressions matched against the whole destination, or the keywords
+     * `@users` (any configured user) and `@services` (the built-in echo/tone).
+     */
+    dialPatterns: z.array(z.union([z.literal('@users'), z.literal('@services'), pattern])).default(['@users', '@services']),
+    maxCalls: z.number().int().positive().default(4),
+  })
+  .refine((u) => u.password !== undefined || u.ha1 !== undefined || u.ha1Sha256 !== undefined, {
+    message: 'a user needs password, ha1 or ha1Sha256',
+  });
+
+const trunkSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ or -'),
+  host: hostname,
+  port: port.default(5060),
+  transport: z.enum(['udp', 'tcp', 'tls']).default('udp'),
+  username: z.string().min(1).optional(),
+  /** Digest user name when it differs from `username` (some carriers use an account id). */
+  authUsername: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+  realm: z.string().min(1).optional(),
+  /** Caller ID: the From user part, e.g. the DID the carrier assigned. */
+  callerId: z.string().min(1).optional(),
+  callerName: z.string().optional(),
+  fromDomain: hostname.optional(),
+  register: z
+    .strictObject({ enabled: z.boolean().default(false), expires: z.number().int().min(60).default(3600) })
+    .prefault({}),
+  /** Where this trunk's requests come from; defaults to the addresses `host` resolves to. */
+  allowedSources: z.array(cidr).default([]),
+  codecs: z.array(codec).min(1).optional(),
+  tlsVerify: z.boolean().default(true),
+  maxCalls: z.number().int().positive().default(100),
+});
+
+const inboundRouteSchema = z.strictObject({
+  /** Matched against the Request-URI user (the DID), then the To user. */
+  match: pattern,
+  /** Only calls from this trunk (by name); any trunk when absent. */
+  trunk: z.string().optional(),
+  users: z.array(z.string().min(1)).min(1),
+});
+
+const outboundRouteSchema = z.strictObject({
+  match: pattern,
+  trunk: z.string().min(1),
+  /** Digits removed from the front, then the prefix added, before the number goes to the trunk. */
+  strip: z.number().int().min(0).default(0),
+  prefix: z.string().default(''),
+});
+
+const servicesSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** The built-in SIP peer (echo, tone) listens here and is reached over real SIP/UDP and RTP. */
+  host: ipAddress.default('127.0.0.1'),
+  port: port.default(5070),
+  echo: z.string().min(1).default('echo'),
+  tone: z.string().min(1).default('tone'),
+});
+
+const limitsSchema = z.strictObject({
+  maxCallDuration: seconds.default(4 * 3600),
+  callsPerMinutePerUser: z.number().int().positive().default(10),
+});
+
+export const configSchema = z
+  .strictObject({
+    http: httpSchema.prefault({}),
+    sip: sipSchema.prefault({}),
+    media: mediaSchema.prefault({}),
+    users: z.array(userSchema).default([]),
+    trunks: z.array(trunkSchema).default([]),
+    routes: z
+      .strictObject({
+        inbound: z.array(inboundRouteSchema).default([]),
+        outbound: z.array(outboundRouteSchema).default([]),
+      })
+      .prefault({}),
+    services: servicesSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((cfg, ctx) => {
+    const users = new Set<string>();
+    cfg.users.forEach((u, i) => {
+      if (users.has(u.name)) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `duplicate user "${u.name}"` });
+      users.add(u.name);
+    });
+    const trunks = new Set<string>();
+    cfg.trunks.forEach((t, i) => {
+      if (trunks.has(t.name)) ctx.addIssue({ code: 'custom', path: ['trunks', i, 'name'], message: `duplicate trunk "${t.name}"` });
+      trunks.add(t.name);
+      if (t.register.enabled && (t.username === undefined || t.password === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['trunks', i, 'register'], message: 'registration needs username and password' });
+      }
+    });
+    cfg.routes.inbound.forEach((r, i) => {
+      r.users.forEach((name, j) => {
+        if (!users.has(name)) ctx.addIssue({ code: 'custom', path: ['routes', 'inbound', i, 'users', j], message: `unknown user "${name}"` });
+      });
+      if (r.trunk !== undefined && !trunks.has(r.trunk)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', 'inbound', i, 'trunk'], message: `unknown trunk "${r.trunk}"` });
+      }
+    });
+    cfg.routes.outbound.forEach((r, i) => {
+      if (!trunks.has(r.trunk)) ctx.addIssue({ code: 'custom', path: ['routes', 'outbound', i, 'trunk'], message: `unknown trunk "${r.trunk}"` });
+    });
+    if (cfg.media.ports.max > 65535) ctx.addIssue({ code: 'custom', path: ['media', 'ports', 'max'], message: 'port out of range' });
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type GatewayConfig = z.output<typeof configSchema>;
+export type UserConfig = GatewayConfig['users'][number];
+export type TrunkConfig = GatewayConfig['trunks'][number];
+export type CodecName = (typeof CODECS)[number];
