@@ -67,3 +67,15 @@ describe('configuration loading', () => {
     expect(err.problems.map((p) => p.key).sort()).toEqual(['trunks[0].register', 'users[1].name']);
   });
 });
+
+describe('built-in demo configuration', () => {
+  it('is valid, loopback-only, with alice and bob and the echo/tone services', async () => {
+    const { demoConfig } = await import('../../src/config/demo.ts');
+    const cfg = demoConfig();
+    expect(cfg.http.host).toBe('127.0.0.1');
+    expect(cfg.sip.listeners.every((l) => l.host === '127.0.0.1')).toBe(true);
+    expect(cfg.media.bindAddress).toBe('127.0.0.1');
+    expect(cfg.users.map((u) => [u.name, u.password])).toEqual([['alice', 'demo'], ['bob', 'demo']]);
+    expect(cfg.services).toMatchObject({ enabled: true, echo: 'echo', tone: 'tone' });
+  });
+});
