@@ -1,0 +1,44 @@
+/**
+ * A small typed event emitter in mediasoup's style: an event map of argument tuples, and listener errors caught
+ * and logged so that one bad listener cannot kill a call or the media plane.
+ */
+import { logger } from '../log.ts';
+
+export type EventMap = Record<string, unknown[]>;
+
+export interface TypedEventSource<E extends EventMap> {
+  on<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this;
+  off<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this;
+}
+
+export class TypedEmitter<E extends EventMap> implements TypedEventSource<E> {
+  readonly #listeners = new Map<keyof E, Set<unknown>>();
+
+  on<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener);
+    return this;
+  }
+
+  off<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): this {
+    this.#listeners.get(event)?.delete(listener);
+    return this;
+  }
+
+  emit<K extends keyof E & string>(event: K, ...args: E[K]): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as (...a: E[K]) => void)(...args);
+      } catch (err) {
+        logger.error({ event, err }, 'event listener threw');
+      }
+    }
+  }
+
+  removeAllListeners(): void {
+    this.#listeners.clear();
+  }
+}
