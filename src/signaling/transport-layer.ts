@@ -1,0 +1,471 @@
+/**
+ * The SIP transport layer (RFC 3261 §18): owns every listener (UDP, TCP, TLS, and WS/WSS through the HTTP
+ * server) and every connection, keeps the flow table, and runs the receive path up to the transaction layer.
+ *
+ * The receive path is the security boundary: input from the network never throws out of here. A datagram or a
+ * framed message is parsed; a parse failure is answered (400 naming the fault, 505, 513) only when the request's
+ * Via, From, To, Call-ID and CSeq could be read, and otherwise dropped and counted. Every request gets its top
+ * Via stamped (§18.2.1 `received`, RFC 3581 `rport`) before the transaction layer sees it, and is handed up with
+ * the Channel its responses must take (§18.2.2).
+ *
+ * Outbound: `channelFor` resolves a host with dns.lookup (RFC 3263 NAPTR/SRV is not done: the target gives
+ * protocol and port) and reuses an open connection to the same remote endpoint and protocol.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type net from 'node:net';
+import type http from 'node:http';
+import type WebSocket from 'ws';
+import type { SipResponse } from './message.ts';
+import { parseSipMessage } from './parser.ts';
+import { SipParseError } from './parse-error.ts';
+import { parseVia } from './via.ts';
+import { TransportError, type Channel, type Endpoint, type TransportProtocol } from './transport.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE } from './framing.ts';
+import { newTag } from './transaction/branch.ts';
+import { StreamConnection } from './transports/tcp.ts';
+import { WsConnection, wsEndpoints } from './transports/ws.ts';
+import { formatEndpoint, normalizeAddress, type CloseReason, type Connection, type ConnectionHandlers, type StreamProtocol } from './transports/connection.ts';
+import { StreamChannel, UdpChannel, parseUdpFlowId, type ChannelHost, type SentBy } from './transports/channels.ts';
+import { answerParseError, defaultPort, reliableResponseTarget, stampTopVia, udpResponseDestination } from './transports/inbound.ts';
+import {
+  newTransportCounters,
+  type BoundListener,
+  type ChannelTarget,
+  type HttpConfig,
+  type ListenerConfig,
+  type TransportCounters,
+  type TransportHandlers,
+  type TransportLayerOptions,
+} from './transports/config.ts';
+import { closeListener, openListener, type Listener, type UdpListener } from './transports/listeners.ts';
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_WRITE_BUFFER,
+  DEFAULT_WS_HEARTBEAT_MS,
+  openOutboundConnection,
+} from './transports/outbound.ts';
+import { logger } from '../log.ts';
+
+const log = logger.child({ module: 'sip-transport' });
+
+export type {
+  BoundListener,
+  ChannelTarget,
+  HttpConfig,
+  ListenerConfig,
+  TransportCounters,
+  TransportHandlers,
+  TransportLayerOptions,
+  TransportLimits,
+} from './transports/config.ts';
+
+export class TransportLayer {
+  readonly counters: TransportCounters = newTransportCounters();
+  readonly #options: TransportLayerOptions;
+  readonly #handlers: TransportHandlers;
+  readonly #maxMessageSize: number;
+  readonly #listeners: Listener[] = [];
+  /** Connection-oriented flows by flow id, and the latest one per `protocol|address|port`. */
+  readonly #flows = new Map<string, StreamChannel>();
+  readonly #byRemote = new Map<string, StreamChannel>();
+  /** During close(): resolves the wait for each connection still open. */
+  readonly #closeWaiters = new Map<string, () => void>();
+  readonly #host: ChannelHost;
+  readonly #connectionHandlers: ConnectionHandlers;
+  #nextId = 0;
+  #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
+  #closing: Promise<void> | undefined;
+
+  constructor(options: TransportLayerOptions, handlers: TransportHandlers) {
+    this.#options = options;
+    this.#handlers = handlers;
+    this.#maxMessageSize = options.limits?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#host = {
+      countOut: (protocol) => {
+        this.counters.messagesOut[protocol]++;
+      },
+      rerouteResponse: (response, onError) => this.#rerouteResponse(response, onError),
+    };
+    this.#connectionHandlers = {
+      message: (connection, data) => {
+        const channel = this.#flows.get(connection.id);
+        if (channel) this.#guard(() => this.#receive(data, channel.protocol, connection.remote, channel, undefined));
+      },
+      closed: (connection, reason, error) => this.#onConnectionClosed(connection, reason, error),
+      keepAlive: () => {
+        this.counters.keepAlives++;
+      },
+    };
+  }
+
+  /** Binds every listener. On failure, whatever was bound is closed again and the error is rethrown. */
+  async start(): Promise<readonly BoundListener[]> {
+    if (this.#state !== 'new') throw new TransportError('transport layer already started', { code: 'SIP_TRANSPORT_STATE' });
+    this.#state = 'starting';
+    try {
+      for (const config of this.#options.listeners) await this.#listen(config, undefined);
+      const http = this.#options.http;
+      if (http) {
+        await this.#listen({
+          protocol: http.tls ? 'WSS' : 'WS',
+          host: http.host,
+          port: http.port,
+          tls: http.tls,
+          wsPath: http.wsPath,
+          advertisedHost: http.advertisedHost,
+          advertisedPort: http.advertisedPort,
+        }, http);
+      }
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+    this.#state = 'running';
+    return this.listeners;
+  }
+
+  get listeners(): readonly BoundListener[] {
+    return this.#listeners.map((l) => ({ protocol: l.protocol, local: l.local, sentBy: l.sentBy }));
+  }
+
+  /**
+   * A Channel towards `target`. IP literals are used as they are; names go through dns.lookup. For TCP/TLS/WS/WSS
+   * an open flow to the same address, port and protocol is reused (including one the peer opened to us);
+   * otherwise a new outbound flow is returned that connects on its first send. Rejects with a TransportError when
+   * the name does not resolve or no listener can carry the protocol/family.
+   */
+  async channelFor(target: ChannelTarget): Promise<Channel> {
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      throw new TransportError('transport layer is closed', { code: 'SIP_TRANSPORT_CLOSED' });
+    }
+    const host = target.host.startsWith('[') && target.host.endsWith(']') ? target.host.slice(1, -1) : target.host;
+    const port = target.port ?? defaultPort(target.protocol);
+    let address: string;
+    if (isIP(host) !== 0) {
+      address = host;
+    } else {
+      try {
+        address = (await lookup(host)).address;
+      } catch (error) {
+        throw new TransportError(`cannot resolve ${host}`, { cause: error, code: 'SIP_TRANSPORT_RESOLVE' });
+      }
+    }
+    return this.#channelTo(target.protocol, { address: normalizeAddress(address), port }, isIP(host) === 0 ? host : undefined, target.path);
+  }
+
+  /**
+   * The Channel of a flow id as given by `Channel.flowId`: the same connection while it is open (for a browser,
+   * the only way to reach it), or for UDP the same local socket and remote address. Undefined once closed.
+   */
+  flow(flowId: string): Channel | undefined {
+    const stream = this.#flows.get(flowId);
+    if (stream) return stream.closed ? undefined : stream;
+    const udp = parseUdpFlowId(flowId);
+    if (!udp) return undefined;
+    const listener = this.#listeners.find(
+      (l): l is UdpListener =>
+        l.protocol === 'UDP' && l.local.address === udp.local.address && l.local.port === udp.local.port,
+    );
+    return listener ? new UdpChannel(listener.udp, udp.remote, listener.sentBy, this.#host) : undefined;
+  }
+
+  /** Closes one connection-oriented flow (e.g. a registration that was removed). */
+  closeFlow(flowId: string): void {
+    this.#flows.get(flowId)?.connection?.close();
+  }
+
+  /**
+   * Graceful, idempotent: stop accepting, close listeners, close every connection (flushing what was written),
+   * and resolve when all are gone or after a short grace period.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#state = 'closing';
+    const closed: Promise<void>[] = [];
+    for (const listener of this.#listeners) closed.push(closeListener(listener));
+    for (const channel of this.#flows.values()) {
+      const connection = channel.connection;
+      if (connection === undefined || connection.state === 'closed') continue;
+      closed.push(new Promise<void>((resolve) => this.#closeWaiters.set(connection.id, resolve)));
+      connection.close();
+    }
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => {
+        // A peer that neither reads nor closes does not hold up shutdown; connections destroy themselves soon after.
+        grace = setTimeout(resolve, 3000);
+        grace.unref();
+      }),
+    ]);
+    clearTimeout(grace);
+    this.#closeWaiters.clear();
+    this.#flows.clear();
+    this.#byRemote.clear();
+    this.#state = 'closed';
+  }
+
+  async #listen(config: ListenerConfig, http: HttpConfig | undefined): Promise<void> {
+    const listener = await openListener(config, http, this.#maxMessageSize, {
+      datagram: (bound, data, remote) => this.#guard(() => this.#onDatagram(bound, data, remote)),
+      socket: (protocol, socket) => this.#onInboundSocket(protocol, socket),
+      webSocket: (protocol, ws, request) => this.#onWebSocket(protocol, ws, request),
+    });
+    this.#listeners.push(listener);
+  }
+
+  // ---- inbound --------------------------------------------------------------------------------------------
+
+  #onDatagram(listener: UdpListener, data: Buffer, remote: Endpoint): void {
+    this.counters.messagesIn.UDP++;
+    if (isCrlfOnly(data)) {
+      // Some UAs send CRLF keep-alives over UDP too; RFC 5626 uses STUN there, and nothing is owed in reply.
+      this.counters.keepAlives++;
+      return;
+    }
+    this.#receive(data, 'UDP', { address: normalizeAddress(remote.address), port: remote.port }, undefined, listener);
+  }
+
+  #onInboundSocket(protocol: 'TCP' | 'TLS', socket: net.Socket): void {
+    socket.on('error', () => {}); // replaced by the connection's own handler; never unhandled meanwhile
+    if (this.#state === 'closing' || this.#state === 'closed' || socket.remoteAddress === undefined || socket.remotePort === undefined) {
+      socket.destroy();
+      return;
+    }
+    const id = this.#newFlowId(protocol);
+    const remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort };
+    const connection = new StreamConnection(socket, { id, protocol, direction: 'inbound', remote }, this.#connectionHandlers, {
+      maxMessageSize: this.#maxMessageSize,
+      idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      maxWriteBuffer: this.#options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER,
+    });
+    this.#adopt(connection);
+  }
+
+  #onWebSocket(protocol: 'WS' | 'WSS', ws: WebSocket, request: http.IncomingMessage): void {
+    ws.on('error', () => {}); // as above
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      ws.close(1001);
+      return;
+    }
+    const { local, remote } = wsEndpoints(request.socket);
+    const connection = new WsConnection(ws, { id: this.#newFlowId(protocol), protocol, direction: 'inbound', remote, local }, this.#connectionHandlers, {
+      heartbeatMs: this.#options.wsHeartbeatMs ?? DEFAULT_WS_HEARTBEAT_MS,
+      maxWriteBuffer: this.#options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER,
+    });
+    this.#adopt(connection);
+  }
+
+  /** Registers an accepted connection as a flow. */
+  #adopt(connection: Connection): void {
+    const listener = this.#listenerFor(connection.protocol, isIP(connection.remote.address) === 6 ? 6 : 4);
+    const channel = new StreamChannel(
+      {
+        protocol: connection.protocol,
+        flowId: connection.id,
+        remote: connection.remote,
+        sentBy: listener?.sentBy ?? { host: 'invalid.invalid', port: defaultPort(connection.protocol) },
+        fallbackLocal: connection.local ?? listener?.local ?? { address: '', port: 0 },
+        connection,
+      },
+      this.#host,
+    );
+    this.counters.connectionsAccepted++;
+    this.counters.connectionsOpen[connection.protocol]++;
+    this.#flows.set(connection.id, channel);
+    this.#byRemote.set(remoteKey(connection.protocol, connection.remote), channel);
+  }
+
+  #onConnectionClosed(connection: Connection, reason: CloseReason, error: Error | undefined): void {
+    this.counters.connectionsOpen[connection.protocol]--;
+    if (reason === 'framing') {
+      this.counters.framingErrors++;
+      this.counters.dropped++;
+    }
+    log.debug({ flow: connection.id, remote: connection.remote, reason, err: error }, 'connection closed');
+    const channel = this.#flows.get(connection.id);
+    this.#flows.delete(connection.id);
+    const key = remoteKey(connection.protocol, connection.remote);
+    if (channel && this.#byRemote.get(key) === channel) this.#byRemote.delete(key);
+    this.#guard(() => this.#handlers.flowClosed?.(connection.id, reason));
+    this.#closeWaiters.get(connection.id)?.();
+  }
+
+  /**
+   * One message from the network. `stream` is the flow for connection-oriented input; `udp` the listener for
+   * a datagram.
+   */
+  #receive(
+    data: Buffer,
+    protocol: TransportProtocol,
+    source: Endpoint,
+    stream: StreamChannel | undefined,
+    udp: UdpListener | undefined,
+  ): void {
+    if (stream) this.counters.messagesIn[protocol]++;
+    let message;
+    try {
+      message = parseSipMessage(data, { maxMessageSize: this.#maxMessageSize, maxHeaders: this.#options.limits?.maxHeaders });
+    } catch (error) {
+      this.counters.parseErrors++;
+      this.#onParseError(error, source, stream, udp);
+      return;
+    }
+    if (message.type === 'response') {
+      const channel = stream ?? (udp ? new UdpChannel(udp.udp, source, udp.sentBy, this.#host) : undefined);
+      if (channel) this.#guard(() => this.#handlers.response(message, channel));
+      return;
+    }
+    const via = stampTopVia(message.headers, source);
+    if (via === undefined) {
+      // No readable top Via: there is nowhere to send a response (§18.2.2), so nothing is owed.
+      this.counters.dropped++;
+      return;
+    }
+    const channel = stream ?? (udp ? new UdpChannel(udp.udp, udpResponseDestination(via), udp.sentBy, this.#host) : undefined);
+    if (channel) this.#guard(() => this.#handlers.request(message, channel));
+  }
+
+  #onParseError(
+    error: unknown,
+    source: Endpoint,
+    stream: StreamChannel | undefined,
+    udp: UdpListener | undefined,
+  ): void {
+    if (!(error instanceof SipParseError)) {
+      // The parser promises SipParseError only; anything else is our bug, and still not the process's death.
+      log.error({ err: error }, 'parser threw an unexpected error');
+      this.counters.dropped++;
+      return;
+    }
+    if (stream && error.status === 513) {
+      // Over a stream an over-size message means the stream can no longer be trusted: close, answer nothing.
+      this.counters.framingErrors++;
+      this.counters.dropped++;
+      stream.connection?.close();
+      return;
+    }
+    const answer = answerParseError(error, source, newTag());
+    if (answer === undefined) {
+      log.debug({ err: error, source }, 'unanswerable malformed message dropped');
+      this.counters.dropped++;
+      return;
+    }
+    if (this.#options.userAgent) answer.response.headers.append('Server', this.#options.userAgent);
+    const channel = stream ?? (udp ? new UdpChannel(udp.udp, udpResponseDestination(answer.via), udp.sentBy, this.#host) : undefined);
+    if (!channel) return;
+    this.counters.badInputResponses++;
+    log.debug({ status: answer.response.status, reason: answer.response.reason, source }, 'malformed request answered');
+    channel.send(answer.response, (sendError) => log.debug({ err: sendError }, 'answer to malformed request not sent'));
+  }
+
+  // ---- outbound -------------------------------------------------------------------------------------------
+
+  #channelTo(protocol: TransportProtocol, remote: Endpoint, servername: string | undefined, path: string | undefined): Channel {
+    const family: 4 | 6 = isIP(remote.address) === 6 ? 6 : 4;
+    if (protocol === 'UDP') {
+      const listener = this.#listeners.find(
+        (l): l is UdpListener => l.protocol === 'UDP' && l.family === family,
+      );
+      if (!listener) {
+        throw new TransportError(`no UDP listener for IPv${family} to reach ${formatEndpoint(remote)}`, { code: 'SIP_TRANSPORT_NO_LISTENER' });
+      }
+      return new UdpChannel(listener.udp, remote, listener.sentBy, this.#host);
+    }
+    const existing = this.#byRemote.get(remoteKey(protocol, remote));
+    if (existing && !existing.closed) return existing;
+
+    const flowId = this.#newFlowId(protocol);
+    const listener = this.#listenerFor(protocol, family);
+    const sentBy = this.#outboundSentBy(protocol, family, listener);
+    const channel = new StreamChannel(
+      {
+        protocol,
+        flowId,
+        remote,
+        sentBy,
+        fallbackLocal: listener?.local ?? { address: family === 6 ? '::' : '0.0.0.0', port: 0 },
+        open: () => this.#openOutbound(protocol, flowId, remote, servername, path),
+      },
+      this.#host,
+    );
+    this.#flows.set(flowId, channel);
+    this.#byRemote.set(remoteKey(protocol, remote), channel);
+    return channel;
+  }
+
+  #openOutbound(protocol: StreamProtocol, id: string, remote: Endpoint, servername: string | undefined, path: string | undefined): Connection {
+    if (this.#state === 'closing' || this.#state === 'closed') throw new TransportError('transport layer is closed', { code: 'SIP_TRANSPORT_CLOSED' });
+    const connection = openOutboundConnection(protocol, id, remote, { servername, path }, this.#options, this.#connectionHandlers);
+    this.counters.connectionsOpened++;
+    this.counters.connectionsOpen[protocol]++;
+    return connection;
+  }
+
+  /** §18.2.2: the connection a request came in on is gone; open one to `received` and the sent-by port. */
+  #rerouteResponse(response: SipResponse, onError: ((error: TransportError) => void) | undefined): void {
+    let target: { host: string; port: number };
+    let protocol: TransportProtocol;
+    try {
+      const via = parseVia(response.headers.getAll('via')[0] ?? '');
+      target = reliableResponseTarget(via);
+      protocol = via.transport as TransportProtocol;
+      if (protocol !== 'TCP' && protocol !== 'TLS') throw new TransportError(`cannot reopen a ${via.transport} flow`);
+    } catch (error) {
+      onError?.(error instanceof TransportError ? error : new TransportError('response has no usable Via', { cause: error }));
+      return;
+    }
+    this.channelFor({ protocol, host: target.host, port: target.port }).then(
+      (channel) => channel.send(response, onError),
+      (error: unknown) => onError?.(error instanceof TransportError ? error : new TransportError('cannot reopen flow', { cause: error })),
+    );
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------------
+
+  #listenerFor(protocol: TransportProtocol, family: 4 | 6): Listener | undefined {
+    return (
+      this.#listeners.find((l) => l.protocol === protocol && l.family === family) ??
+      this.#listeners.find((l) => l.protocol === protocol)
+    );
+  }
+
+  /**
+   * Via sent-by for an outbound flow: the listener of that protocol; as a WebSocket client a random `.invalid`
+   * host (RFC 7118 §5.2: we cannot be reached at our address); for TCP/TLS without a listener of that protocol,
+   * our address from any listener with the protocol's default port.
+   */
+  #outboundSentBy(protocol: StreamProtocol, family: 4 | 6, listener: Listener | undefined): SentBy {
+    if (listener) return listener.sentBy;
+    if (protocol === 'WS' || protocol === 'WSS') return { host: `${newTag()}.invalid`, port: defaultPort(protocol) };
+    const any = this.#listeners.find((l) => l.family === family) ?? this.#listeners[0];
+    return { host: any?.sentBy.host ?? 'invalid.invalid', port: defaultPort(protocol) };
+  }
+
+  #newFlowId(protocol: TransportProtocol): string {
+    return `${protocol.toLowerCase()}-${++this.#nextId}`;
+  }
+
+  #guard(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.counters.handlerErrors++;
+      log.error({ err: error }, 'transport handler threw');
+    }
+  }
+}
+
+function remoteKey(protocol: TransportProtocol, remote: Endpoint): string {
+  return `${protocol}|${remote.address}|${remote.port}`;
+}
+
+function isCrlfOnly(data: Buffer): boolean {
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0x0d && data[i] !== 0x0a) return false;
+  return true;
+}

@@ -1,0 +1,47 @@
+/**
+ * Opening a connection we initiate (TCP, TLS, WS, WSS client) with the transport layer's settings. The caller
+ * registers it in the flow table; the connection reports through `handlers` like an accepted one.
+ */
+import type { Endpoint } from '../transport.ts';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../framing.ts';
+import { StreamConnection, connectStream } from './tcp.ts';
+import { WsConnection, connectWebSocket } from './ws.ts';
+import type { Connection, ConnectionHandlers, StreamProtocol } from './connection.ts';
+import type { TransportLayerOptions } from './config.ts';
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_WS_HEARTBEAT_MS = 30_000;
+export const DEFAULT_MAX_WRITE_BUFFER = 1024 * 1024;
+
+export function openOutboundConnection(
+  protocol: StreamProtocol,
+  id: string,
+  remote: Endpoint,
+  target: { servername: string | undefined; path: string | undefined },
+  options: TransportLayerOptions,
+  handlers: ConnectionHandlers,
+): Connection {
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const maxWriteBuffer = options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER;
+  const maxMessageSize = options.limits?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  if (protocol === 'TCP' || protocol === 'TLS') {
+    const socket = connectStream(protocol, remote, { servername: target.servername, tls: options.tlsClient, connectTimeoutMs });
+    return new StreamConnection(socket, { id, protocol, direction: 'outbound', remote }, handlers, {
+      maxMessageSize,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      maxWriteBuffer,
+    });
+  }
+  const ws = connectWebSocket(protocol, remote, target.path ?? '/', {
+    maxPayload: maxMessageSize,
+    connectTimeoutMs,
+    servername: target.servername,
+    ca: options.tlsClient?.ca,
+    rejectUnauthorized: options.tlsClient?.rejectUnauthorized,
+  });
+  return new WsConnection(ws, { id, protocol, direction: 'outbound', remote }, handlers, {
+    heartbeatMs: options.wsHeartbeatMs ?? DEFAULT_WS_HEARTBEAT_MS,
+    maxWriteBuffer,
+  });
+}
