@@ -1,0 +1,190 @@
+/**
+ * The media-only node: the media plane and an ng listener, nothing else (no SIP, no HTTP). Kamailio, OpenSIPS
+ * or a remote gateway drive it exactly as they would drive rtpengine. Flags are named after rtpengine's:
+ *
+ *   --listen-ng [IP:]PORT        ng over UDP (repeatable)            rtpengine --listen-ng
+ *   --listen-tcp-ng [IP:]PORT    ng over TCP (repeatable)            rtpengine --listen-tcp-ng
+ *   --listen-ws-ng [IP:]PORT     ng over WebSocket (repeatable)      rtpengine serves it from --listen-http
+ *   --interface [NAME/]ADDR[!ADVERTISED]                              rtpengine --interface (one here)
+ *   --port-min N --port-max N    media port range (30000-40000)      rtpengine --port-min/--port-max
+ *   --timeout SECS               no-media timeout (media default)    rtpengine --timeout
+ *
+ * A PORT without an address listens on 127.0.0.1, not on every address as rtpengine does: ng has no
+ * authentication, so exposing it must be a deliberate choice. IPv6 addresses go in brackets: [::1]:2223.
+ */
+import { isIP, isIPv6 } from 'node:net';
+import { GatewayError } from '../errors.ts';
+import { logger } from '../log.ts';
+import type { MediaApi } from '../rtp-bridge/media-api.ts';
+import { NgServer } from './ng-server.ts';
+import type { NgListenAddress } from './ng-server.ts';
+
+export const MEDIA_NODE_USAGE = `usage: node src/media-node.ts --listen-ng [IP:]PORT --interface [NAME/]ADDR[!ADVERTISED]
+       [--listen-tcp-ng [IP:]PORT] [--listen-ws-ng [IP:]PORT]
+       [--port-min 30000] [--port-max 40000] [--timeout SECONDS]`;
+
+export class CliError extends GatewayError {
+  readonly flag: string | undefined;
+
+  constructor(message: string, flag?: string) {
+    super('CLI_INVALID', message);
+    this.flag = flag;
+  }
+}
+
+export interface MediaInterface {
+  /** rtpengine's logical interface name (`direction`/`interface` keys refer to it); "default" if not given. */
+  name: string;
+  address: string;
+  advertised: string | undefined;
+}
+
+export interface MediaNodeOptions {
+  udp: NgListenAddress[];
+  tcp: NgListenAddress[];
+  ws: NgListenAddress[];
+  interface: MediaInterface;
+  portMin: number;
+  portMax: number;
+  mediaTimeoutMs: number | undefined;
+}
+
+/** What the node needs from the media plane's factory (MediaService.create in src/rtp-bridge/media-service.ts). */
+export interface MediaFactoryOptions {
+  bindAddress: string;
+  advertisedAddress?: string;
+  portMin: number;
+  portMax: number;
+  mediaTimeoutMs?: number;
+}
+
+const VALUE_FLAGS = new Set(['--listen-ng', '--listen-tcp-ng', '--listen-ws-ng', '--interface', '--port-min', '--port-max', '--timeout']);
+
+/** `undefined` means --help was asked for. Throws CliError naming the flag at fault. */
+export function parseMediaNodeArgs(argv: readonly string[]): MediaNodeOptions | undefined {
+  const values = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return undefined;
+    const eq = arg.indexOf('=');
+    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    if (!VALUE_FLAGS.has(flag)) throw new CliError(`unknown flag ${JSON.stringify(flag)}`, flag);
+    let value: string | undefined;
+    if (flag !== arg) value = arg.slice(eq + 1);
+    else {
+      value = argv[++i];
+      if (value === undefined || value.startsWith('--')) throw new CliError(`${flag} needs a value`, flag);
+    }
+    values.set(flag, [...(values.get(flag) ?? []), value]);
+  }
+  const listen = (flag: string): NgListenAddress[] => (values.get(flag) ?? []).map((v) => parseListen(flag, v));
+  const udp = listen('--listen-ng');
+  const tcp = listen('--listen-tcp-ng');
+  const ws = listen('--listen-ws-ng');
+  if (udp.length + tcp.length + ws.length === 0) {
+    throw new CliError('one of --listen-ng, --listen-tcp-ng or --listen-ws-ng is required', '--listen-ng');
+  }
+  const interfaces = values.get('--interface') ?? [];
+  if (interfaces.length === 0) throw new CliError('--interface is required', '--interface');
+  if (interfaces.length > 1) throw new CliError('--interface: only one interface is supported', '--interface');
+  const portMin = single(values, '--port-min', (v) => parsePort('--port-min', v)) ?? 30000;
+  const portMax = single(values, '--port-max', (v) => parsePort('--port-max', v)) ?? 40000;
+  if (portMax <= portMin) throw new CliError(`--port-max ${portMax} must be above --port-min ${portMin}`, '--port-max');
+  const timeout = single(values, '--timeout', (v) => parseInteger('--timeout', v, 1, 86_400));
+  return {
+    udp,
+    tcp,
+    ws,
+    interface: parseInterface(interfaces[0]!),
+    portMin,
+    portMax,
+    mediaTimeoutMs: timeout === undefined ? undefined : timeout * 1000,
+  };
+}
+
+function single<T>(values: Map<string, string[]>, flag: string, parse: (v: string) => T): T | undefined {
+  const list = values.get(flag) ?? [];
+  if (list.length > 1) throw new CliError(`${flag} given more than once`, flag);
+  return list.length === 0 ? undefined : parse(list[0]!);
+}
+
+function parseInteger(flag: string, value: string, min: number, max: number): number {
+  if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new CliError(`${flag} ${JSON.stringify(value)}: expected an integer from ${min} to ${max}`, flag);
+  }
+  return Number(value);
+}
+
+function parsePort(flag: string, value: string): number {
+  return parseInteger(flag, value, 1, 65535);
+}
+
+/** `PORT`, `IPv4:PORT` or `[IPv6]:PORT`. */
+export function parseListen(flag: string, value: string): NgListenAddress {
+  const m = /^(?:\[([^\]]+)\]:|([^:[\]]+):)?(\d+)$/.exec(value);
+  const host = m?.[1] ?? m?.[2] ?? '127.0.0.1';
+  if (m === null || isIP(host) === 0 || (m[1] !== undefined && !isIPv6(host))) {
+    throw new CliError(`${flag} ${JSON.stringify(value)}: expected [IP:]PORT (IPv6 as [ADDR]:PORT)`, flag);
+  }
+  return { host, port: parseInteger(flag, m[3]!, 0, 65535) };
+}
+
+/** rtpengine's `[NAME/]IP[!IP]`: a logical name, the address to bind, the address to put in SDP. */
+export function parseInterface(value: string): MediaInterface {
+  const m = /^(?:([A-Za-z0-9_.:-]+)\/)?([^!/]+)(?:!(.+))?$/.exec(value);
+  const address = m?.[2];
+  const advertised = m?.[3];
+  if (m === null || address === undefined || isIP(address) === 0 || (advertised !== undefined && isIP(advertised) === 0)) {
+    throw new CliError(`--interface ${JSON.stringify(value)}: expected [NAME/]ADDRESS[!ADVERTISED-ADDRESS]`, '--interface');
+  }
+  return { name: m[1] ?? 'default', address, advertised };
+}
+
+export interface RunningMediaNode {
+  server: NgServer;
+  media: MediaApi;
+  stop(): Promise<void>;
+}
+
+/** Starts the media plane and the ng listeners. The factory is injected so the node runs any MediaApi. */
+export async function runMediaNode(
+  options: MediaNodeOptions,
+  createMedia: (options: MediaFactoryOptions) => MediaApi | Promise<MediaApi>,
+): Promise<RunningMediaNode> {
+  const factoryOptions: MediaFactoryOptions = {
+    bindAddress: options.interface.address,
+    portMin: options.portMin,
+    portMax: options.portMax,
+  };
+  if (options.interface.advertised !== undefined) factoryOptions.advertisedAddress = options.interface.advertised;
+  if (options.mediaTimeoutMs !== undefined) factoryOptions.mediaTimeoutMs = options.mediaTimeoutMs;
+  const media = await createMedia(factoryOptions);
+  // Over ng nobody can be told that a call went silent, so, like rtpengine, the node ends it itself.
+  media.on('timeout', (callId, tag) => {
+    logger.info({ callId, tag }, 'media timeout, deleting the call');
+    media.delete(callId).catch((err: unknown) => logger.warn({ callId, err }, 'delete after media timeout failed'));
+  });
+  media.on('failed', (callId, tag, reason) => logger.warn({ callId, tag, reason }, 'media leg failed'));
+  let server: NgServer;
+  try {
+    server = await NgServer.listen({
+      media,
+      udp: options.udp,
+      tcp: options.tcp,
+      ws: options.ws,
+      parse: {
+        interfaces: [options.interface.name],
+        addressFamilies: [isIPv6(options.interface.address) ? 'IP6' : 'IP4'],
+      },
+    });
+  } catch (err) {
+    await media.close();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    server,
+    media,
+    stop: () => (stopping ??= server.close().then(() => media.close())),
+  };
+}
