@@ -206,9 +206,13 @@ export class StreamFramer {
   #contentLength(headerBlock: Buffer): number | undefined {
     const text = headerBlock.toString('latin1').replace(/\r\n[ \t]+/g, ' ');
     let value: number | undefined;
-    const re = /^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*$/gim;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      const raw = m[1]!;
+    // A line scan, not a regex: a lazy `.*?` with a trailing-space class is quadratic on a line of spaces.
+    for (const line of text.split(/\r?\n/)) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trimEnd().toLowerCase();
+      if (name !== 'content-length' && name !== 'l') continue;
+      const raw = line.slice(colon + 1).trim();
       if (!/^\d{1,10}$/.test(raw)) {
         this.#fail('SIP_FRAMING_BAD_CONTENT_LENGTH', `invalid Content-Length "${raw.slice(0, 32)}"`);
         return undefined;

@@ -21,9 +21,21 @@ const LIST_HEADERS: ReadonlySet<string> = new Set([
   'security-client', 'security-server', 'security-verify', 'p-asserted-identity', 'history-info',
 ]);
 
+/**
+ * Canonical keys of the names seen so far: the parser looks one up per header line, and real traffic uses a few
+ * dozen spellings. Bounded so that a peer sending random header names cannot grow it.
+ */
+const KEY_CACHE = new Map<string, string>();
+const KEY_CACHE_LIMIT = 1024;
+
 export function headerKey(name: string): string {
+  let key = KEY_CACHE.get(name);
+  if (key !== undefined) return key;
   const lower = name.toLowerCase();
-  return COMPACT_FORMS[lower] ?? lower;
+  // Own properties only: a header named "constructor" or "__proto__" must not pick up Object.prototype members.
+  key = Object.hasOwn(COMPACT_FORMS, lower) ? COMPACT_FORMS[lower]! : lower;
+  if (KEY_CACHE.size < KEY_CACHE_LIMIT) KEY_CACHE.set(name, key);
+  return key;
 }
 
 export function isListHeader(name: string): boolean {
@@ -37,6 +49,22 @@ export interface HeaderField {
   readonly key: string;
   /** The value with line folding already replaced by a single space and outer whitespace trimmed. */
   value: string;
+  /**
+   * The structured view last computed from `value` (header-accessors.ts): which view, the value it was computed
+   * from (a changed value makes it stale), and the result. Internal to the signaling parsers.
+   */
+  parsed?: ParsedView | undefined;
+  /**
+   * The value as last checked to hold no CR or LF (set by the parser, and by the serializer once it has checked a
+   * value built in code), so that sending the same field again costs no scan. Internal to the signaling parsers.
+   */
+  clean?: string | undefined;
+}
+
+export interface ParsedView {
+  readonly view: string;
+  readonly value: string;
+  readonly result: unknown;
 }
 
 /**
@@ -64,6 +92,36 @@ export function splitListValue(value: string): string[] {
   }
   const last = value.slice(start).trim();
   if (last.length > 0) out.push(last);
+  return out;
+}
+
+/**
+ * Like `splitListValue`, for values that must follow the `1#element` grammar exactly (§7.3.1, §25): an empty
+ * element (`a,,b`, a leading or trailing comma) returns undefined instead of being dropped, so the caller can
+ * reject it (RFC 4475 §3.1.2.1). An unterminated quoted string also returns undefined.
+ */
+export function splitListStrict(value: string): string[] | undefined {
+  const out: string[] = [];
+  let inQuotes = false;
+  let inAngle = false;
+  let start = 0;
+  const n = value.length;
+  for (let i = 0; i <= n; i++) {
+    const ch = i === n ? 0x2c : value.charCodeAt(i);
+    if (inQuotes) {
+      if (i === n) return undefined;
+      if (ch === 0x5c /* \ */) i++;
+      else if (ch === 0x22 /* " */) inQuotes = false;
+    } else if (ch === 0x22) inQuotes = true;
+    else if (ch === 0x3c /* < */) inAngle = true;
+    else if (ch === 0x3e /* > */) inAngle = false;
+    else if (ch === 0x2c /* , */ && (!inAngle || i === n)) {
+      const part = value.slice(start, i).trim();
+      if (part.length === 0) return undefined;
+      out.push(part);
+      start = i + 1;
+    }
+  }
   return out;
 }
 
@@ -116,7 +174,16 @@ export class Headers implements Iterable<HeaderField> {
   }
 
   append(name: string, value: string): this {
-    this.#fields.push({ name, key: headerKey(name), value });
+    this.#fields.push({ name, key: headerKey(name), value, parsed: undefined, clean: undefined });
+    return this;
+  }
+
+  /**
+   * For the parser: appends a field whose key was already computed with `headerKey(name)` and whose value it has
+   * checked to hold no CR or LF. Not for general use: a wrong key makes the field unfindable.
+   */
+  appendParsed(name: string, key: string, value: string): this {
+    this.#fields.push({ name, key, value, parsed: undefined, clean: value });
     return this;
   }
 
@@ -124,7 +191,7 @@ export class Headers implements Iterable<HeaderField> {
   prepend(name: string, value: string): this {
     const key = headerKey(name);
     const at = this.#fields.findIndex((f) => f.key === key);
-    this.#fields.splice(at === -1 ? 0 : at, 0, { name, key, value });
+    this.#fields.splice(at === -1 ? 0 : at, 0, { name, key, value, parsed: undefined, clean: undefined });
     return this;
   }
 
@@ -133,7 +200,7 @@ export class Headers implements Iterable<HeaderField> {
     const key = headerKey(name);
     const at = this.#fields.findIndex((f) => f.key === key);
     if (at === -1) return this.append(name, value);
-    this.#fields[at] = { name, key, value };
+    this.#fields[at] = { name, key, value, parsed: undefined, clean: undefined };
     for (let i = this.#fields.length - 1; i > at; i--) if (this.#fields[i]!.key === key) this.#fields.splice(i, 1);
     return this;
   }

@@ -4,6 +4,7 @@
  */
 import { SipParseError } from './parse-error.ts';
 import { parseParams, serializeParams, type Params } from './params.ts';
+import { TOKEN, charTable } from './grammar.ts';
 
 export interface Via {
   protocolName: string;
@@ -19,12 +20,42 @@ export interface Via {
 /** RFC 3261 §8.1.1.7: a branch that starts with this cookie was built by an RFC 3261 element. */
 export const MAGIC_COOKIE = 'z9hG4bK';
 
-const VIA_RE = /^([A-Za-z0-9.!%*_+`'~-]+)[ \t]*\/[ \t]*([A-Za-z0-9.!%*_+`'~-]+)[ \t]*\/[ \t]*([A-Za-z0-9.!%*_+`'~-]+)[ \t]+(.+)$/;
 
+function tokenEnd(text: string, i: number): number {
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) break;
+    i++;
+  }
+  return i;
+}
+
+function wsEnd(text: string, i: number): number {
+  while (i < text.length && (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09)) i++;
+  return i;
+}
+
+/**
+ * via-parm = sent-protocol LWS sent-by *( SEMI via-params ), sent-protocol = name SLASH version SLASH transport
+ * (§25, with the LWS RFC 4475 §3.1.1.1 puts around the slashes). Scanned by hand: it runs once per message.
+ */
 export function parseVia(value: string): Via {
-  const m = VIA_RE.exec(value.trim());
-  if (!m) throw new SipParseError(`malformed Via "${value}"`);
-  const rest = m[4]!;
+  const text = value.trim();
+  const malformed = (): never => {
+    throw new SipParseError(`malformed Via "${value}"`);
+  };
+  const nameEnd = tokenEnd(text, 0);
+  let i = wsEnd(text, nameEnd);
+  if (nameEnd === 0 || text.charCodeAt(i) !== 0x2f /* / */) malformed();
+  const versionStart = wsEnd(text, i + 1);
+  const versionEnd = tokenEnd(text, versionStart);
+  i = wsEnd(text, versionEnd);
+  if (versionEnd === versionStart || text.charCodeAt(i) !== 0x2f) malformed();
+  const transportStart = wsEnd(text, i + 1);
+  const transportEnd = tokenEnd(text, transportStart);
+  const restStart = wsEnd(text, transportEnd);
+  if (transportEnd === transportStart || restStart === transportEnd || restStart >= text.length) malformed();
+  const rest = text.slice(restStart);
   const semi = rest.indexOf(';');
   const sentBy = (semi === -1 ? rest : rest.slice(0, semi)).trim();
   const { host, port } = parseHostPort(sentBy, 'Via sent-by');
@@ -32,15 +63,15 @@ export function parseVia(value: string): Via {
   const rport = params.get('rport');
   if (rport !== undefined && rport !== null && !isPort(rport)) throw new SipParseError(`invalid Via rport "${rport}"`);
   const ttl = params.get('ttl');
-  if (ttl !== undefined && (ttl === null || !/^\d{1,3}$/.test(ttl) || Number(ttl) > 255)) {
+  if (ttl !== undefined && (ttl === null || !isDigits(ttl, 3) || Number(ttl) > 255)) {
     throw new SipParseError(`invalid Via ttl "${ttl}"`);
   }
   const branch = params.get('branch');
   if (branch === null) throw new SipParseError('Via branch without a value');
   return {
-    protocolName: m[1]!.toUpperCase(),
-    protocolVersion: m[2]!,
-    transport: m[3]!.toUpperCase(),
+    protocolName: text.slice(0, nameEnd).toUpperCase(),
+    protocolVersion: text.slice(versionStart, versionEnd),
+    transport: text.slice(transportStart, transportEnd).toUpperCase(),
     host,
     port,
     params,
@@ -56,8 +87,28 @@ export function viaBranch(via: Via): string | undefined {
   return via.params.get('branch') ?? undefined;
 }
 
+function isDigits(text: string, max: number): boolean {
+  if (text.length === 0 || text.length > max) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 function isPort(text: string): boolean {
-  return /^\d{1,5}$/.test(text) && Number(text) <= 65535;
+  return isDigits(text, 5) && Number(text) <= 65535;
+}
+
+const HOST = charTable('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-');
+
+function isHostChars(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || HOST[c] === 0) return false;
+  }
+  return true;
 }
 
 /** `host[:port]` with IPv6 references; throws SipParseError naming `what` on a bad value. */
@@ -78,7 +129,7 @@ export function parseHostPort(text: string, what: string): { host: string; port:
     const colon = text.lastIndexOf(':');
     host = colon === -1 ? text : text.slice(0, colon);
     portText = colon === -1 ? undefined : text.slice(colon + 1);
-    if (!/^[A-Za-z0-9.-]+$/.test(host)) throw new SipParseError(`invalid host in ${what} "${text}"`);
+    if (!isHostChars(host)) throw new SipParseError(`invalid host in ${what} "${text}"`);
   }
   if (portText !== undefined && !isPort(portText.trim())) throw new SipParseError(`invalid port in ${what} "${text}"`);
   return { host, port: portText === undefined ? undefined : Number(portText.trim()) };

@@ -144,3 +144,12 @@ describe('StreamFramer', () => {
     expect(ms).toBeLessThan(2000);
   });
 });
+
+describe('framing hostile Content-Length lines', () => {
+  it('refuses a Content-Length padded with 60 KiB of spaces (once a quadratic regex: now a line scan)', () => {
+    const errors: string[] = [];
+    const framer = new StreamFramer({ message() {}, ping() {}, error: (e: FramingError) => errors.push(e.code) });
+    framer.push(Buffer.from(`INVITE sip:a@b.example SIP/2.0\r\nContent-Length: 1${' '.repeat(60_000)}x\r\n\r\n`));
+    expect(errors).toEqual(['SIP_FRAMING_BAD_CONTENT_LENGTH']);
+  });
+});
