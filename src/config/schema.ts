@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import { normalizeOrigin } from '../security/origin-policy.ts';
 
 const port = z.number().int().min(0).max(65535);
 const hostname = z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, 'expected a host name or IP address');
@@ -45,11 +46,68 @@ const httpSchema = z.strictObject({
   wsPath: z.string().startsWith('/').default('/sip'),
   publicDir: z.string().min(1).default('public'),
   tls: tlsFiles.optional(),
-  /** Origins allowed to open the SIP WebSocket; empty means the gateway's own origins only. */
-  allowedOrigins: z.array(z.string().min(1)).default([]),
+  /**
+   * Origins allowed to open the SIP WebSocket besides the gateway's own (`http(s)://host:port`, the advertised
+   * host, localhost ↔ 127.0.0.1); `*` allows any page on the web to (unsafe). See docs/security.md.
+   */
+  allowedOrigins: z
+    .array(z.string().min(1).refine((v) => v === '*' || normalizeOrigin(v) !== undefined, 'expected an origin (https://host[:port]), "null" or "*"'))
+    .default([]),
+  /** The host name browsers reach the gateway by (a public name, a proxy in front), and its port if different. */
+  advertisedHost: hostname.optional(),
+  advertisedPort: port.optional(),
+  /** Concurrent WebSocket and SIP TCP/TLS connections per source address (IPv6: per /64); over it 503 / refused. */
   maxConnectionsPerAddress: z.number().int().positive().default(32),
+  /** Seconds a WebSocket may stay open without any SIP message while no registration or call rides it. */
   idleTimeout: seconds.default(120),
 });
+
+const rateSchema = z.strictObject({
+  /** Tokens per second, per source. */
+  rate: z.number().positive(),
+  /** Bucket size: the burst a source may send at once. */
+  burst: z.number().int().min(1),
+});
+
+/** Flood and brute-force defences, signed tokens, the admin secret: docs/security.md. */
+const securitySchema = z
+  .strictObject({
+    /** Never ban or rate-limit loopback sources (the built-in services, local tools; unspoofable from outside). */
+    exemptLoopback: z.boolean().default(true),
+    /** Addresses/CIDRs never banned or rate-limited, besides the trunks' allowedSources. */
+    exempt: z.array(cidr).default([]),
+    /** fail2ban-style: maxFailures failures within findTime seconds → banned for banTime seconds. */
+    ban: z
+      .strictObject({
+        maxFailures: z.number().int().positive().default(10),
+        findTime: seconds.default(60),
+        banTime: seconds.default(900),
+      })
+      .prefault({}),
+    rateLimit: z
+      .strictObject({
+        /** Every SIP datagram/message per source. */
+        messages: rateSchema.default({ rate: 50, burst: 100 }),
+        /** REGISTER/INVITE/OPTIONS/… outside a dialog and without credentials, per source. */
+        unauthenticated: rateSchema.default({ rate: 10, burst: 40 }),
+      })
+      .prefault({}),
+    /** Sources remembered by each limiter and the ban list (least recently seen forgotten first). */
+    maxTrackedSources: z.number().int().min(1024).default(65536),
+    /** HS256 secret for embedded-page tokens, e.g. `${GATEWAY_TOKEN_SECRET}`; tokens are refused without it. */
+    tokenSecret: z.string().min(32, 'expected at least 32 characters (openssl rand -base64 48)').optional(),
+    /** Default token lifetime, seconds. */
+    tokenTtl: z.number().int().positive().default(300),
+    /** Longest token lifetime accepted or minted, seconds. */
+    tokenMaxTtl: z.number().int().positive().default(3600),
+    /** Refuse WebSocket upgrades without a valid `?token=` (embed-only deployments). */
+    requireToken: z.boolean().default(false),
+    /** Bearer secret for `POST /api/token`, e.g. `${GATEWAY_ADMIN_SECRET}`; the endpoint refuses everyone without it. */
+    adminSecret: z.string().min(16, 'expected at least 16 characters').optional(),
+  })
+  .refine((s) => s.tokenTtl <= s.tokenMaxTtl, { message: 'tokenTtl must not exceed tokenMaxTtl', path: ['tokenTtl'] })
+  .refine((s) => !s.requireToken || s.tokenSecret !== undefined, { message: 'requireToken needs tokenSecret', path: ['requireToken'] })
+  .refine((s) => s.adminSecret === undefined || s.tokenSecret !== undefined, { message: 'adminSecret (the token endpoint) needs tokenSecret', path: ['adminSecret'] });
 
 const sipListenerSchema = z.strictObject({
   protocol: z.enum(['udp', 'tcp', 'tls']),
@@ -164,6 +222,8 @@ const servicesSchema = z.strictObject({
 const limitsSchema = z.strictObject({
   maxCallDuration: seconds.default(4 * 3600),
   callsPerMinutePerUser: z.number().int().positive().default(10),
+  /** A destination that sends nothing at all (not even 100 Trying) within this many seconds fails the call (408). */
+  noResponseTimeout: seconds.default(8),
 });
 
 export const configSchema = z
@@ -181,6 +241,7 @@ export const configSchema = z
       .prefault({}),
     services: servicesSchema.prefault({}),
     limits: limitsSchema.prefault({}),
+    security: securitySchema.prefault({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((cfg, ctx) => {
@@ -215,4 +276,5 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type GatewayConfig = z.output<typeof configSchema>;
 export type UserConfig = GatewayConfig['users'][number];
 export type TrunkConfig = GatewayConfig['trunks'][number];
+export type SecurityConfig = GatewayConfig['security'];
 export type CodecName = (typeof CODECS)[number];

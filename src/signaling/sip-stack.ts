@@ -266,11 +266,11 @@ export class SipStack {
       return;
     }
     this.counters.optionsAnswered++;
-    transaction.respond(this.#optionsResponse(request));
+    transaction.respond(this.optionsResponse(request));
   }
 
-  /** §11.2: the capabilities a UAS reports in a 200 to OPTIONS. */
-  #optionsResponse(request: SipRequest): SipResponse {
+  /** §11.2: the capabilities a UAS reports in a 200 to OPTIONS (public: a TU that claims OPTIONS answers with it). */
+  optionsResponse(request: SipRequest): SipResponse {
     const response = createResponseTo(request, 200, undefined, newTag());
     response.headers.append('Allow', this.allow.join(', '));
     response.headers.append('Accept', 'application/sdp');

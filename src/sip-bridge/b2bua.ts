@@ -1,0 +1,369 @@
+/**
+ * The B2BUA: the transaction user of the SIP stack. In-dialog traffic goes to its session through the dialog
+ * table; REGISTER to the registrar; a new INVITE is authenticated (digest for browsers, source address for
+ * trunks), checked against the dial plan and the toll-fraud limits, and becomes a Call.
+ *
+ * Who may send what (closing the doors a public gateway has):
+ * - browsers (WebSocket flows) register and call after digest authentication — every INVITE is challenged (407),
+ *   and the From user must be the authenticated one;
+ * - SIP over UDP/TCP/TLS is accepted out of dialog only from configured trunk sources; anything else gets 403
+ *   (scanners learn nothing: the same answer for every user and method).
+ */
+import { createResponseTo, type SipRequest, type SipResponse } from '../signaling/message.ts';
+import type { SipStack, SipTransactionUser } from '../signaling/sip-stack.ts';
+import type { Channel, TransportProtocol } from '../signaling/transport.ts';
+import type { ServerTransaction } from '../signaling/transaction/transaction-layer.ts';
+import type { InviteServerTransaction } from '../signaling/transaction/invite-server-transaction.ts';
+import type { NonInviteServerTransaction } from '../signaling/transaction/non-invite-server-transaction.ts';
+import { from as fromOf, maxForwards, to as toOf } from '../signaling/header-accessors.ts';
+import { isSipUri, parseUri, uriUserDecoded } from '../signaling/uri.ts';
+import type { DigestServer, Ha1Lookup } from '../signaling/auth/digest-server.ts';
+import type { Registrar } from '../signaling/registrar/registrar.ts';
+import type { LocationService } from '../signaling/registrar/location-service.ts';
+import type { MediaApi } from '../rtp-bridge/media-api.ts';
+import type { GatewayConfig, TrunkConfig } from '../config/schema.ts';
+import { DialogTable, type DialogMember } from './dialog-table.ts';
+import { newTag } from './dialog.ts';
+import { InviteServerSession, rejectInvite } from './invite-server-session.ts';
+import type { Router, RouteDecision } from './router.ts';
+import type { TrunkAcl } from './trunk-acl.ts';
+import { Call, type CallInfo, type CallTarget } from './call.ts';
+import { CallLimits } from './call-limits.ts';
+import { logger } from '../log.ts';
+
+const log = logger.child({ module: 'b2bua' });
+
+export interface B2buaOptions {
+  config: GatewayConfig;
+  stack: SipStack;
+  media: MediaApi;
+  registrar: Registrar;
+  location: LocationService;
+  /** Digest for INVITEs from browsers (the registrar has its own reference to the same server). */
+  digest: DigestServer;
+  lookupHa1: Ha1Lookup;
+  router: Router;
+  acl: TrunkAcl;
+  /** The SIP domain users register with (From/To host towards browsers). */
+  domain: string;
+  /** Failed authentications and refused sources, for the brute-force defences. */
+  onAuthFailure?: (source: string, username: string | undefined) => void;
+}
+
+function bracket(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function quote(display: string): string {
+  return `"${display.replace(/["\\\r\n]/g, '')}"`;
+}
+
+const STREAM_TRANSPORTS: ReadonlySet<TransportProtocol> = new Set(['WS', 'WSS']);
+
+export class B2bua implements SipTransactionUser {
+  readonly methods = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'UPDATE', 'INFO', 'OPTIONS'] as const;
+  readonly supported = ['timer', 'outbound'] as const;
+  readonly table: DialogTable;
+  readonly #o: B2buaOptions;
+  readonly #calls = new Map<string, Call>();
+  readonly #limits: CallLimits;
+  #closed = false;
+
+  constructor(options: B2buaOptions) {
+    this.#o = options;
+    this.table = new DialogTable({ userAgent: options.config.sip.userAgent });
+    this.#limits = new CallLimits(options.config);
+    options.media.on('timeout', (callId, tag) => this.#calls.get(callId)?.end(`no media from side ${tag}`, { status: 408, reason: 'Media timeout' }));
+    options.media.on('failed', (callId, tag, reason) => this.#calls.get(callId)?.end(`media failed on side ${tag}: ${reason}`, { status: 488, reason: 'Media failed' }));
+  }
+
+  get activeCalls(): number {
+    return this.#calls.size;
+  }
+
+  // ---- SipTransactionUser -----------------------------------------------------------------------------------
+
+  onRequest(request: SipRequest, transaction: ServerTransaction, channel: Channel): void {
+    if (this.table.dispatchRequest(request, transaction) !== 'out-of-dialog') return;
+    const browser = STREAM_TRANSPORTS.has(channel.protocol);
+    const trunk = browser ? undefined : this.#o.acl.trunkFor(channel.remote.address);
+    if (!browser && trunk === undefined) {
+      // Trunk-facing listeners: only configured trunk sources may start anything.
+      this.#o.onAuthFailure?.(channel.remote.address, undefined);
+      this.#reply(transaction, 403);
+      return;
+    }
+    switch (request.method) {
+      case 'REGISTER':
+        if (!browser) return this.#reply(transaction, 403);
+        transaction.respond(this.#o.registrar.handle(request, { flowId: channel.flowId, source: channel.remote.address }));
+        return;
+      case 'OPTIONS':
+        transaction.respond(this.#o.stack.optionsResponse(request));
+        return;
+      case 'INVITE':
+        if (this.#closed) return this.#reply(transaction, 503);
+        if (trunk) this.#inviteFromTrunk(request, transaction as InviteServerTransaction, channel, trunk);
+        else this.#inviteFromUser(request, transaction as InviteServerTransaction, channel);
+        return;
+      default:
+        // BYE, UPDATE, INFO … without a To tag belong to no dialog (§12.2.2 / §15.1.2).
+        this.#reply(transaction, 481);
+    }
+  }
+
+  onAck(ack: SipRequest): void {
+    this.table.dispatchAck(ack);
+  }
+
+  onCancel(cancel: SipRequest, cancelTransaction: NonInviteServerTransaction, target: InviteServerTransaction | undefined): void {
+    this.table.dispatchCancel(cancel, cancelTransaction, target);
+  }
+
+  onStrayResponse(response: SipResponse): void {
+    this.table.dispatchStrayResponse(response);
+  }
+
+  /** A browser's WebSocket closed: its registrations die, and so do its calls (BYE to the other side). */
+  onFlowClosed(flowId: string): void {
+    const removed = this.#o.location.removeFlow(flowId);
+    if (removed.length > 0) log.info({ flowId, users: removed.map((b) => b.user) }, 'registrations removed with their flow');
+    for (const member of this.table.sessionsOnFlow(flowId)) {
+      this.#callOf(member)?.end('browser connection closed', { status: 480, reason: 'Connection closed' });
+    }
+  }
+
+  // ---- INVITE -----------------------------------------------------------------------------------------------
+
+  #inviteFromUser(request: SipRequest, transaction: InviteServerTransaction, channel: Channel): void {
+    const verdict = this.#o.digest.verify('INVITE', request.headers.getAll('Proxy-Authorization'), this.#o.lookupHa1, request.body);
+    if (!verdict.ok) {
+      if (verdict.reason !== 'missing' && verdict.reason !== 'stale') this.#o.onAuthFailure?.(channel.remote.address, verdict.username);
+      const challenge = createResponseTo(request, 407, 'Proxy Authentication Required', newTag());
+      for (const c of this.#o.digest.challenges(verdict.reason === 'stale')) challenge.headers.append('Proxy-Authenticate', c);
+      this.#finish(challenge);
+      transaction.respond(challenge);
+      return;
+    }
+    const user = verdict.username;
+    const fromUser = this.#userPart(() => fromOf(request).uri);
+    if (fromUser !== user) return this.#reply(transaction, 403, 'From does not match the authenticated user');
+    const dialled = this.#userPart(() => request.uri);
+    if (dialled === undefined) return this.#reply(transaction, 404, 'No user in the Request-URI');
+    if (!this.#checkHops(request, transaction)) return;
+
+    const decision = this.#o.router.fromUser(user, dialled);
+    const refusal = this.#limits.admitUser(user, decision);
+    if (refusal) return this.#reply(transaction, refusal.status, refusal.reason);
+    const display = this.#o.router.user(user)?.displayName ?? user;
+    const caller = { user, display, uri: `sip:${user}@${bracket(this.#o.domain)}` };
+    this.#route(request, transaction, channel, decision, { caller: { kind: 'user', name: user }, callee: calleeOf(decision) }, caller);
+  }
+
+  #inviteFromTrunk(request: SipRequest, transaction: InviteServerTransaction, channel: Channel, trunk: TrunkConfig): void {
+    if (!this.#checkHops(request, transaction)) return;
+    const requestUser = this.#userPart(() => request.uri);
+    const toUser = this.#userPart(() => toOf(request).uri);
+    const decision = this.#o.router.fromTrunk(trunk.name, requestUser, toUser);
+    const refusal = this.#limits.admitTrunk(trunk);
+    if (refusal) return this.#reply(transaction, refusal.status, refusal.reason);
+    let callerUser = 'anonymous';
+    let display: string | undefined;
+    try {
+      const f = fromOf(request);
+      callerUser = this.#userPart(() => f.uri) ?? 'anonymous';
+      display = f.displayName;
+    } catch {
+      // A From we cannot read still makes a call, from "anonymous".
+    }
+    const caller = { user: callerUser, display: display ?? callerUser, uri: `sip:${callerUser}@${bracket(this.#o.domain)}` };
+    this.#route(request, transaction, channel, decision, { caller: { kind: 'trunk', name: trunk.name }, callee: calleeOf(decision) }, caller);
+  }
+
+  #route(
+    request: SipRequest,
+    transaction: InviteServerTransaction,
+    channel: Channel,
+    decision: RouteDecision,
+    info: CallInfo,
+    caller: { user: string; display: string; uri: string },
+  ): void {
+    if (decision.kind === 'reject') return this.#reply(transaction, decision.status, decision.reason);
+    const targets = this.#targets(decision, caller);
+    if (targets.length === 0) return this.#reply(transaction, 480, 'Not registered');
+
+    let a: InviteServerSession;
+    try {
+      a = new InviteServerSession(this.#o.stack, request, transaction, channel, {
+        table: this.table,
+        localContact: this.#contactFor(channel.protocol, channel),
+        userAgent: this.#o.config.sip.userAgent,
+        sessionTimer: { minSE: 90 },
+      });
+    } catch (err) {
+      rejectInvite(transaction, err, this.#o.config.sip.userAgent);
+      return;
+    }
+    const call = new Call(
+      {
+        stack: this.#o.stack,
+        table: this.table,
+        media: this.#o.media,
+        userAgent: this.#o.config.sip.userAgent,
+        sessionTimer: { minSE: 90 },
+        maxDurationMs: this.#o.config.limits.maxCallDuration * 1000,
+        noResponseTimeoutMs: this.#o.config.limits.noResponseTimeout * 1000,
+        onEnded: (c) => this.#ended(c),
+      },
+      a,
+      info,
+    );
+    this.#calls.set(call.id, call);
+    this.#limits.started(call.info);
+    call.start(targets).catch(
+      (err: unknown) => {
+        log.error({ err, callId: request.headers.get('Call-ID') }, 'call start failed');
+        call.end('internal error', { status: 500, reason: 'Server Internal Error' });
+      },
+    );
+  }
+
+  #targets(decision: Exclude<RouteDecision, { kind: 'reject' }>, caller: { user: string; display: string; uri: string }): CallTarget[] {
+    const from = `${quote(caller.display)} <${caller.uri}>`;
+    if (decision.kind === 'service') {
+      const s = this.#o.config.services;
+      const name = decision.service === 'echo' ? s.echo : s.tone;
+      const hostPort = `${bracket(s.host)}:${s.port}`;
+      return [
+        {
+          legKind: 'plain',
+          requestUri: `sip:${name}@${hostPort}`,
+          from,
+          to: `<sip:${name}@${hostPort}>`,
+          contact: this.#contactFor('UDP'),
+          target: { protocol: 'UDP', host: s.host, port: s.port },
+          label: `service:${decision.service}`,
+        },
+      ];
+    }
+    if (decision.kind === 'trunk') {
+      const t = decision.trunk;
+      const protocol: TransportProtocol = t.transport === 'udp' ? 'UDP' : t.transport === 'tcp' ? 'TCP' : 'TLS';
+      const transportParam = t.transport === 'udp' ? '' : `;transport=${t.transport}`;
+      const host = bracket(t.host);
+      const fromDomain = bracket(t.fromDomain ?? t.host);
+      const callerId = t.callerId ?? caller.user;
+      const callerName = t.callerName ?? caller.display;
+      return [
+        {
+          legKind: 'plain',
+          requestUri: `sip:${decision.number}@${host}:${t.port}${transportParam}`,
+          from: `${quote(callerName)} <sip:${callerId}@${fromDomain}>`,
+          to: `<sip:${decision.number}@${host}>`,
+          contact: this.#contactFor(protocol),
+          target: { protocol, host: t.host, port: t.port },
+          ...(t.password !== undefined ? { credentials: { username: t.authUsername ?? t.username ?? callerId, password: t.password, ...(t.realm ? { realm: t.realm } : {}) } } : {}),
+          ...(t.codecs ? { codecs: t.codecs } : {}),
+          label: `trunk:${t.name}`,
+        },
+      ];
+    }
+    const out: CallTarget[] = [];
+    for (const user of decision.users) {
+      for (const binding of this.#o.location.lookup(`sip:${user}@${this.#o.digest.realm}`)) {
+        const channel = this.#o.stack.flow(binding.flowId);
+        if (channel === undefined) continue;
+        out.push({
+          legKind: 'webrtc',
+          // JsSIP answers 404 unless the Request-URI user is the one in the Contact it registered.
+          requestUri: binding.uri,
+          from,
+          to: `<sip:${user}@${bracket(this.#o.domain)}>`,
+          contact: this.#contactFor(channel.protocol, channel),
+          channel,
+          label: `user:${user}`,
+        });
+      }
+    }
+    return out;
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------------------
+
+  #ended(call: Call): void {
+    this.#calls.delete(call.id);
+    this.#limits.finished(call.info);
+  }
+
+  #callOf(member: DialogMember): Call | undefined {
+    for (const call of this.#calls.values()) if (call.sessions().some((s) => s === (member as unknown))) return call;
+    return undefined;
+  }
+
+  /** §16.3 habit for a B2BUA: Max-Forwards 0 on a new INVITE ends it with 483 (loop protection). */
+  #checkHops(request: SipRequest, transaction: ServerTransaction): boolean {
+    let hops: number | undefined;
+    try {
+      hops = maxForwards(request);
+    } catch {
+      hops = undefined;
+    }
+    if (hops === 0) {
+      this.#reply(transaction, 483);
+      return false;
+    }
+    return true;
+  }
+
+  #userPart(read: () => string): string | undefined {
+    try {
+      const uri = parseUri(read());
+      if (isSipUri(uri)) return uriUserDecoded(uri);
+      if (uri.kind === 'tel') return uri.number;
+    } catch {
+      // An unreadable URI has no user.
+    }
+    return undefined;
+  }
+
+  /** Our Contact for a dialog: the flow's local address for browsers, the listener's sent-by for trunks. */
+  #contactFor(protocol: TransportProtocol, channel?: Channel): string {
+    const transport = protocol === 'UDP' ? '' : `;transport=${protocol.toLowerCase()}`;
+    if (channel !== undefined && STREAM_TRANSPORTS.has(protocol)) {
+      return `<sip:gateway@${bracket(channel.local.address)}:${channel.local.port}${transport}>`;
+    }
+    const listener = this.#o.stack.listeners.find((l) => l.protocol === protocol) ?? this.#o.stack.listeners[0];
+    if (listener === undefined) return `<sip:gateway@${bracket(this.#o.domain)}${transport}>`;
+    return `<sip:gateway@${listener.sentBy.host}:${listener.sentBy.port}${transport}>`;
+  }
+
+  #reply(transaction: ServerTransaction, status: number, reason?: string): void {
+    if (transaction.finalResponse !== undefined || transaction.terminated) return;
+    const response = createResponseTo(transaction.request, status, reason, newTag());
+    this.#finish(response);
+    transaction.respond(response);
+  }
+
+  #finish(response: SipResponse): void {
+    response.headers.append('Server', this.#o.config.sip.userAgent);
+  }
+
+  /** Graceful: new INVITEs get 503, every call is ended (BYE/CANCEL), the table empties. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const call of [...this.#calls.values()]) call.end('gateway shutting down', { status: 503, reason: 'Service Unavailable' });
+  }
+}
+
+function calleeOf(decision: RouteDecision): CallInfo['callee'] {
+  switch (decision.kind) {
+    case 'trunk':
+      return { kind: 'trunk', name: decision.trunk.name };
+    case 'service':
+      return { kind: 'service', name: decision.service };
+    case 'users':
+      return { kind: 'user', name: decision.users.join(',') };
+    default:
+      return { kind: 'user', name: '' };
+  }
+}
