@@ -391,12 +391,27 @@ export class Call {
     this.#state = 'ended';
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    if (!this.a.terminated) this.a.terminate({ status: answer.status, reason: answer.reason });
-    for (const fork of this.#forks) if (!fork.terminated) fork.terminate();
+    // Each side is ended on its own: a side that cannot be ended (A already answered 487 by the CANCEL that is
+    // ending us) must not leave the forks ringing, the media allocated or the call counted.
+    if (!this.a.terminated && !this.#aAnsweredBy487()) this.#safely('end A', () => this.a.terminate({ status: answer.status, reason: answer.reason }));
+    for (const fork of this.#forks) if (!fork.terminated) this.#safely('end a fork', () => fork.terminate());
     this.#ctx.media.delete(this.id).catch((err: unknown) => this.#log.warn({ err }, 'media delete failed'));
     const duration = this.#answeredAt === undefined ? 0 : Math.round((Date.now() - this.#answeredAt) / 1000);
     this.#log.info({ why, was, status: was === 'confirmed' ? undefined : answer.status, durationSec: duration }, 'call ended');
     this.#ctx.onEnded(this);
+  }
+
+  /** §9.2: a CANCEL answers the INVITE 487 before the session reports `cancelled`; nothing is left to answer. */
+  #aAnsweredBy487(): boolean {
+    return this.a.transaction.finalResponse !== undefined && this.a.state !== 'accepted' && this.a.state !== 'confirmed';
+  }
+
+  #safely(what: string, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.#log.error({ err }, `${what} failed`);
+    }
   }
 }
 
