@@ -3,9 +3,14 @@
  * from `public/`. Static serving is deliberately small: GET/HEAD only, no directory listings, no dotfiles, and
  * every path is resolved (symlinks included) and checked to stay inside the public directory.
  *
- * The upgrade is refused with HTTP 400 when the client does not offer the `sip` subprotocol (RFC 7118 §4 makes
- * it mandatory; accepting a handshake without it would leave a client that cannot speak SIP on a SIP flow), and
- * with 404 on any other path.
+ * The upgrade is checked in this order, each refusal an HTTP status before any SIP: 404 on any other path; 403
+ * for an Origin that is not allowed (src/security/origin-policy.ts: the server's own origins plus the configured
+ * ones; cross-site WebSocket hijacking); 400 when the client does not offer the `sip` subprotocol (RFC 7118 §4
+ * makes it mandatory; accepting a handshake without it would leave a client that cannot speak SIP on a SIP flow);
+ * 503 when the source address already holds its share of connections; then the `authorizeUpgrade` hook (401 for
+ * a bad `?token=`). A banned source's sockets are destroyed as they are accepted, before a byte is read.
+ *
+ * `routes` adds small JSON endpoints (`POST /api/token`, see http-routes.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -15,6 +20,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TransportError, type Endpoint } from './transport.ts';
 import { SIP_SUBPROTOCOL } from './transports/ws.ts';
+import { normalizeAddress } from './transports/connection.ts';
+import { serveRoute, type HttpRoute } from './http-routes.ts';
+import type { TokenIdentity } from './auth/token.ts';
+import { isOriginAllowed, originPolicy, ownOrigins, type OriginPolicy } from '../security/origin-policy.ts';
+import type { ConnectionLimiter } from '../security/connection-limiter.ts';
 import { logger } from '../log.ts';
 
 export interface HttpServerOptions {
@@ -28,11 +38,33 @@ export interface HttpServerOptions {
   wsPath?: string;
   /** Largest WebSocket message accepted; a larger one closes the socket with 1009. */
   maxPayload: number;
-  /** When set, an upgrade whose Origin is not listed gets 403 (browsers always send Origin). */
+  /**
+   * Origins allowed besides the server's own (see origin-policy.ts); `*` allows any. An upgrade with another
+   * Origin gets 403; one without Origin (not a browser) passes.
+   */
   allowedOrigins?: readonly string[];
+  /** The name the world reaches this server by (and its port), so that pages served under it are own origins. */
+  advertisedHost?: string;
+  advertisedPort?: number;
+  /** Shared per-address count of open connections; an upgrade over the limit gets 503. */
+  connectionLimiter?: ConnectionLimiter;
+  /** Per accepted socket (HTTP, HTTPS, upgrades): false destroys it at once (a banned source). */
+  allowConnection?: (address: string) => boolean;
+  /** Last check of an upgrade (e.g. `?token=`); its identity is handed to the WebSocket handler. */
+  authorizeUpgrade?: UpgradeAuthorizer;
+  /** JSON endpoints, matched by method and exact path before static files. */
+  routes?: readonly HttpRoute[];
 }
 
-export type WebSocketHandler = (ws: WebSocket, request: http.IncomingMessage) => void;
+export type UpgradeVerdict =
+  | { ok: true; identity?: TokenIdentity }
+  | { ok: false; status: 400 | 401 | 403 | 503; reason: string };
+
+export type UpgradeAuthorizer = (request: http.IncomingMessage, source: string) => UpgradeVerdict | Promise<UpgradeVerdict>;
+
+export type { HttpRoute, HttpRouteRequest, HttpRouteResponse } from './http-routes.ts';
+
+export type WebSocketHandler = (ws: WebSocket, request: http.IncomingMessage, identity: TokenIdentity | undefined) => void;
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -71,11 +103,14 @@ export class HttpServer {
   readonly #wsPath: string;
   #publicRoot: string | undefined;
   #local: Endpoint | undefined;
+  #origins: OriginPolicy;
 
   constructor(options: HttpServerOptions, onWebSocket: WebSocketHandler) {
     this.#options = options;
     this.secure = options.tls !== undefined;
     this.#wsPath = options.wsPath ?? '/sip';
+    // Until listen() knows the bound port, only the configured origins are allowed.
+    this.#origins = originPolicy([], options.allowedOrigins);
     const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.#serve(req, res).catch((error: unknown) => {
         logger.warn({ err: error, url: req.url }, 'http request failed');
@@ -86,6 +121,16 @@ export class HttpServer {
     this.#server = options.tls
       ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler)
       : http.createServer(handler);
+    // Slow-header clients (slowloris) are cut off instead of holding sockets for Node's default minute.
+    this.#server.headersTimeout = 10_000;
+    this.#server.requestTimeout = 30_000;
+    const allowConnection = options.allowConnection;
+    if (allowConnection) {
+      // The raw TCP socket, before TLS or HTTP parsing: the cheapest place to drop a banned source.
+      this.#server.on('connection', (socket: Duplex & { remoteAddress?: string }) => {
+        if (!allowConnection(normalizeAddress(socket.remoteAddress ?? ''))) socket.destroy();
+      });
+    }
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxPayload,
@@ -133,7 +178,24 @@ export class HttpServer {
     const address = this.#server.address();
     if (address === null || typeof address === 'string') throw new TransportError('HTTP server has no address');
     this.#local = { address: address.address, port: address.port };
+    const own = ownOrigins({
+      secure: this.secure,
+      host: this.#options.host,
+      port: address.port,
+      advertisedHost: this.#options.advertisedHost,
+      advertisedPort: this.#options.advertisedPort,
+    });
+    this.#origins = originPolicy(own, this.#options.allowedOrigins);
+    if (this.#origins !== 'any' && this.#options.advertisedHost === undefined && (this.#options.host === '0.0.0.0' || this.#options.host === '::')
+      && (this.#options.allowedOrigins ?? []).length === 0) {
+      logger.warn({ local: this.#local }, 'HTTP server bound to a wildcard address without advertisedHost or allowedOrigins: browsers on other hosts will be refused the WebSocket (403)');
+    }
     return this.#local;
+  }
+
+  /** The origins allowed to open the WebSocket (`any`, or the normalized list). */
+  get origins(): 'any' | readonly string[] {
+    return this.#origins === 'any' ? 'any' : [...this.#origins];
   }
 
   /** Stops accepting and drops idle keep-alive HTTP connections; upgraded WebSockets belong to their owner. */
@@ -155,9 +217,12 @@ export class HttpServer {
       refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    const origins = this.#options.allowedOrigins;
-    if (origins !== undefined && !origins.includes(req.headers.origin ?? '')) {
-      refuseUpgrade(socket, 403, 'Forbidden');
+    // RFC 6455 §10.2: the server decides from Origin whether the page that asked may connect.
+    const origin = req.headers.origin;
+    if (!isOriginAllowed(this.#origins, origin)) {
+      // debug, not info: a stream of refused upgrades must not become a stream of log lines.
+      logger.debug({ origin, source: req.socket.remoteAddress }, 'websocket upgrade refused: origin not allowed');
+      refuseUpgrade(socket, 403, 'Forbidden', 'Origin not allowed\n');
       return;
     }
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -166,10 +231,54 @@ export class HttpServer {
       refuseUpgrade(socket, 400, 'Bad Request', `WebSocket subprotocol "${SIP_SUBPROTOCOL}" required (RFC 7118)\n`);
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => onWebSocket(ws, req));
+    const source = normalizeAddress(req.socket.remoteAddress ?? '');
+    let release: (() => void) | undefined;
+    if (this.#options.connectionLimiter) {
+      release = this.#options.connectionLimiter.acquire(source);
+      if (release === undefined) {
+        logger.debug({ source }, 'websocket upgrade refused: too many connections from this address');
+        refuseUpgrade(socket, 503, 'Service Unavailable', 'Too many connections from this address\n');
+        return;
+      }
+      // The raw socket closes with the WebSocket, or with a handshake that never completed.
+      socket.once('close', release);
+    }
+    const authorize = this.#options.authorizeUpgrade;
+    if (authorize === undefined) {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => onWebSocket(ws, req, undefined));
+      return;
+    }
+    Promise.resolve()
+      .then(() => authorize(req, source))
+      .then(
+        (verdict) => {
+          if (socket.destroyed) return;
+          if (!verdict.ok) {
+            refuseUpgrade(socket, verdict.status, reasonPhrase(verdict.status), `${verdict.reason}\n`);
+            return;
+          }
+          this.#wss.handleUpgrade(req, socket, head, (ws) => onWebSocket(ws, req, verdict.identity));
+        },
+        (error: unknown) => {
+          logger.warn({ err: error }, 'websocket upgrade authorizer failed');
+          if (!socket.destroyed) refuseUpgrade(socket, 503, 'Service Unavailable');
+        },
+      );
+  }
+
+  #route(req: http.IncomingMessage): HttpRoute | undefined {
+    const routes = this.#options.routes;
+    if (routes === undefined || routes.length === 0) return undefined;
+    const pathname = pathnameOf(req.url);
+    return routes.find((r) => r.path === pathname && r.method === req.method);
   }
 
   async #serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const route = this.#route(req);
+    if (route !== undefined) {
+      await serveRoute(route, req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       respond(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
       return;
@@ -207,6 +316,10 @@ export class HttpServer {
     });
     stream.pipe(res);
   }
+}
+
+function reasonPhrase(status: number): string {
+  return http.STATUS_CODES[status] ?? 'Error';
 }
 
 /** The decoded path of a request target, or undefined when it cannot be decoded or holds a NUL byte. */

@@ -8,6 +8,11 @@
  * Via stamped (§18.2.1 `received`, RFC 3581 `rport`) before the transaction layer sees it, and is handed up with
  * the Channel its responses must take (§18.2.2).
  *
+ * An optional guard (TransportGuard, src/security/sip-guard.ts) sees every datagram, stream message and accepted
+ * connection before parsing, so that a banned or flooding source costs a map lookup: its datagrams are dropped
+ * and counted, its connections refused, its open streams closed when it is banned. Parse failures are reported
+ * to it. Inbound connections are also capped per source address (`limits.maxConnectionsPerAddress`).
+ *
  * Outbound: `channelFor` resolves a host with dns.lookup (RFC 3263 NAPTR/SRV is not done: the target gives
  * protocol and port) and reuses an open connection to the same remote endpoint and protocol.
  */
@@ -17,6 +22,9 @@ import type net from 'node:net';
 import type http from 'node:http';
 import type WebSocket from 'ws';
 import type { SipResponse } from './message.ts';
+import type { TokenIdentity } from './auth/token.ts';
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from '../security/connection-limiter.ts';
+import { TransportGate } from './transports/guard.ts';
 import { parseSipMessage } from './parser.ts';
 import { SipParseError } from './parse-error.ts';
 import { parseVia } from './via.ts';
@@ -55,10 +63,14 @@ export type {
   HttpConfig,
   ListenerConfig,
   TransportCounters,
+  TransportGuard,
   TransportHandlers,
   TransportLayerOptions,
   TransportLimits,
 } from './transports/config.ts';
+
+/** Inbound WS/WSS without a SIP message for this long are closed unless held (a registration, a dialog). */
+export const DEFAULT_WS_IDLE_TIMEOUT_MS = 120_000;
 
 export class TransportLayer {
   readonly counters: TransportCounters = newTransportCounters();
@@ -73,6 +85,9 @@ export class TransportLayer {
   readonly #closeWaiters = new Map<string, () => void>();
   readonly #host: ChannelHost;
   readonly #connectionHandlers: ConnectionHandlers;
+  readonly #gate: TransportGate;
+  /** The token identity a WebSocket flow was opened with (`?token=`), by flow id. */
+  readonly #identities = new Map<string, TokenIdentity>();
   #nextId = 0;
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
@@ -81,6 +96,7 @@ export class TransportLayer {
     this.#options = options;
     this.#handlers = handlers;
     this.#maxMessageSize = options.limits?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#gate = new TransportGate(options.guard, this.counters, options.limits?.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS);
     this.#host = {
       countOut: (protocol) => {
         this.counters.messagesOut[protocol]++;
@@ -90,7 +106,11 @@ export class TransportLayer {
     this.#connectionHandlers = {
       message: (connection, data) => {
         const channel = this.#flows.get(connection.id);
-        if (channel) this.#guard(() => this.#receive(data, channel.protocol, connection.remote, channel, undefined));
+        if (!channel) return;
+        this.#safely(() => {
+          if (connection.direction === 'inbound' && !this.#gate.allowStreamMessage(connection)) return;
+          this.#receive(data, channel.protocol, connection.remote, channel, undefined);
+        });
       },
       closed: (connection, reason, error) => this.#onConnectionClosed(connection, reason, error),
       keepAlive: () => {
@@ -103,6 +123,7 @@ export class TransportLayer {
   async start(): Promise<readonly BoundListener[]> {
     if (this.#state !== 'new') throw new TransportError('transport layer already started', { code: 'SIP_TRANSPORT_STATE' });
     this.#state = 'starting';
+    this.#gate.watch(() => this.#openConnections());
     try {
       for (const config of this.#options.listeners) await this.#listen(config, undefined);
       const http = this.#options.http;
@@ -170,6 +191,20 @@ export class TransportLayer {
     return listener ? new UdpChannel(listener.udp, udp.remote, listener.sentBy, this.#host) : undefined;
   }
 
+  /**
+   * Keeps an inbound WebSocket flow from the idle timeout (`wsIdleTimeoutMs`) until the returned release is
+   * called: the B2BUA holds a flow while a registration or a dialog rides it. A no-op for other flows.
+   */
+  holdFlow(flowId: string): () => void {
+    const connection = this.#flows.get(flowId)?.connection;
+    return connection instanceof WsConnection ? connection.hold() : () => {};
+  }
+
+  /** The token identity a WebSocket flow was opened with (`?token=` verified at the upgrade), if any. */
+  flowIdentity(flowId: string): TokenIdentity | undefined {
+    return this.#identities.get(flowId);
+  }
+
   /** Closes one connection-oriented flow (e.g. a registration that was removed). */
   closeFlow(flowId: string): void {
     this.#flows.get(flowId)?.connection?.close();
@@ -186,6 +221,7 @@ export class TransportLayer {
 
   async #close(): Promise<void> {
     this.#state = 'closing';
+    this.#gate.unwatch();
     const closed: Promise<void>[] = [];
     for (const listener of this.#listeners) closed.push(closeListener(listener));
     for (const channel of this.#flows.values()) {
@@ -211,10 +247,14 @@ export class TransportLayer {
   }
 
   async #listen(config: ListenerConfig, http: HttpConfig | undefined): Promise<void> {
+    const gate = this.#gate;
     const listener = await openListener(config, http, this.#maxMessageSize, {
-      datagram: (bound, data, remote) => this.#guard(() => this.#onDatagram(bound, data, remote)),
+      datagram: (bound, data, remote) => this.#safely(() => this.#onDatagram(bound, data, remote)),
       socket: (protocol, socket) => this.#onInboundSocket(protocol, socket),
-      webSocket: (protocol, ws, request) => this.#onWebSocket(protocol, ws, request),
+      webSocket: (protocol, ws, request, identity) => this.#onWebSocket(protocol, ws, request, identity),
+    }, {
+      connectionLimiter: gate.limiter,
+      allowConnection: gate.checksConnections ? (address) => gate.allowConnection(address) : undefined,
     });
     this.#listeners.push(listener);
   }
@@ -223,6 +263,8 @@ export class TransportLayer {
 
   #onDatagram(listener: UdpListener, data: Buffer, remote: Endpoint): void {
     this.counters.messagesIn.UDP++;
+    // Before parsing, before the CRLF check: a banned or flooding source costs a lookup and a counter.
+    if (!this.#gate.allowDatagram(normalizeAddress(remote.address))) return;
     if (isCrlfOnly(data)) {
       // Some UAs send CRLF keep-alives over UDP too; RFC 5626 uses STUN there, and nothing is owed in reply.
       this.counters.keepAlives++;
@@ -237,8 +279,12 @@ export class TransportLayer {
       socket.destroy();
       return;
     }
-    const id = this.#newFlowId(protocol);
     const remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort };
+    const id = this.#newFlowId(protocol);
+    if (!this.#gate.acceptConnection(id, remote.address)) {
+      socket.destroy();
+      return;
+    }
     const connection = new StreamConnection(socket, { id, protocol, direction: 'inbound', remote }, this.#connectionHandlers, {
       maxMessageSize: this.#maxMessageSize,
       idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -247,17 +293,21 @@ export class TransportLayer {
     this.#adopt(connection);
   }
 
-  #onWebSocket(protocol: 'WS' | 'WSS', ws: WebSocket, request: http.IncomingMessage): void {
+  #onWebSocket(protocol: 'WS' | 'WSS', ws: WebSocket, request: http.IncomingMessage, identity: TokenIdentity | undefined): void {
     ws.on('error', () => {}); // as above
     if (this.#state === 'closing' || this.#state === 'closed') {
       ws.close(1001);
       return;
     }
+    // The HTTP server already counted this connection against its address (and refused banned sources).
     const { local, remote } = wsEndpoints(request.socket);
-    const connection = new WsConnection(ws, { id: this.#newFlowId(protocol), protocol, direction: 'inbound', remote, local }, this.#connectionHandlers, {
+    const id = this.#newFlowId(protocol);
+    const connection = new WsConnection(ws, { id, protocol, direction: 'inbound', remote, local }, this.#connectionHandlers, {
       heartbeatMs: this.#options.wsHeartbeatMs ?? DEFAULT_WS_HEARTBEAT_MS,
       maxWriteBuffer: this.#options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER,
+      idleTimeoutMs: this.#options.wsIdleTimeoutMs ?? DEFAULT_WS_IDLE_TIMEOUT_MS,
     });
+    if (identity !== undefined) this.#identities.set(id, identity);
     this.#adopt(connection);
   }
 
@@ -283,16 +333,19 @@ export class TransportLayer {
 
   #onConnectionClosed(connection: Connection, reason: CloseReason, error: Error | undefined): void {
     this.counters.connectionsOpen[connection.protocol]--;
+    this.#gate.release(connection.id);
+    this.#identities.delete(connection.id);
     if (reason === 'framing') {
       this.counters.framingErrors++;
       this.counters.dropped++;
+      if (connection.direction === 'inbound') this.#gate.badMessage(connection.remote.address);
     }
     log.debug({ flow: connection.id, remote: connection.remote, reason, err: error }, 'connection closed');
     const channel = this.#flows.get(connection.id);
     this.#flows.delete(connection.id);
     const key = remoteKey(connection.protocol, connection.remote);
     if (channel && this.#byRemote.get(key) === channel) this.#byRemote.delete(key);
-    this.#guard(() => this.#handlers.flowClosed?.(connection.id, reason));
+    this.#safely(() => this.#handlers.flowClosed?.(connection.id, reason));
     this.#closeWaiters.get(connection.id)?.();
   }
 
@@ -313,14 +366,17 @@ export class TransportLayer {
       message = parseSipMessage(data, { maxMessageSize: this.#maxMessageSize, maxHeaders: this.#options.limits?.maxHeaders });
     } catch (error) {
       this.counters.parseErrors++;
+      if (stream === undefined || stream.connection?.direction === 'inbound') this.#gate.badMessage(source.address);
       this.#onParseError(error, source, stream, udp);
       return;
     }
     if (message.type === 'response') {
       const channel = stream ?? (udp ? new UdpChannel(udp.udp, source, udp.sentBy, this.#host) : undefined);
-      if (channel) this.#guard(() => this.#handlers.response(message, channel));
+      if (channel) this.#safely(() => this.#handlers.response(message, channel));
       return;
     }
+    // Dropped unanswered, before a transaction exists: an answer would be work (and a reflection) for a flood.
+    if (!this.#gate.allowRequest(source.address, message)) return;
     const via = stampTopVia(message.headers, source);
     if (via === undefined) {
       // No readable top Via: there is nowhere to send a response (§18.2.2), so nothing is owed.
@@ -328,7 +384,12 @@ export class TransportLayer {
       return;
     }
     const channel = stream ?? (udp ? new UdpChannel(udp.udp, udpResponseDestination(via), udp.sentBy, this.#host) : undefined);
-    if (channel) this.#guard(() => this.#handlers.request(message, channel));
+    if (channel) this.#safely(() => this.#handlers.request(message, channel));
+  }
+
+  /** Accepted connections still open (for closing a newly banned source's streams). */
+  *#openConnections(): Iterable<Connection> {
+    for (const channel of this.#flows.values()) if (channel.connection !== undefined) yield channel.connection;
   }
 
   #onParseError(
@@ -451,7 +512,7 @@ export class TransportLayer {
     return `${protocol.toLowerCase()}-${++this.#nextId}`;
   }
 
-  #guard(call: () => void): void {
+  #safely(call: () => void): void {
     try {
       call();
     } catch (error) {

@@ -58,6 +58,9 @@ function quote(display: string): string {
   return `"${display.replace(/["\\\r\n]/g, '')}"`;
 }
 
+/** How long a peer's DTLS close may precede its BYE before the call is ended as a media failure. */
+const PEER_CLOSE_GRACE_MS = 5000;
+
 const STREAM_TRANSPORTS: ReadonlySet<TransportProtocol> = new Set(['WS', 'WSS']);
 
 export class B2bua implements SipTransactionUser {
@@ -74,7 +77,13 @@ export class B2bua implements SipTransactionUser {
     this.table = new DialogTable({ userAgent: options.config.sip.userAgent });
     this.#limits = new CallLimits(options.config);
     options.media.on('timeout', (callId, tag) => this.#calls.get(callId)?.end(`no media from side ${tag}`, { status: 408, reason: 'Media timeout' }));
-    options.media.on('failed', (callId, tag, reason) => this.#calls.get(callId)?.end(`media failed on side ${tag}: ${reason}`, { status: 488, reason: 'Media failed' }));
+    options.media.on('failed', (callId, tag, reason) => {
+      const end = () => this.#calls.get(callId)?.end(`media failed on side ${tag}: ${reason}`, { status: 488, reason: 'Media failed' });
+      // A browser closes its PeerConnection (DTLS close_notify) as part of hanging up, tens of ms before its BYE
+      // arrives: give the signaling a moment to end the call properly before calling it a media failure.
+      if (reason.startsWith('DTLS_CLOSED_BY_PEER')) setTimeout(end, PEER_CLOSE_GRACE_MS).unref();
+      else end();
+    });
   }
 
   get activeCalls(): number {
@@ -128,9 +137,7 @@ export class B2bua implements SipTransactionUser {
   onFlowClosed(flowId: string): void {
     const removed = this.#o.location.removeFlow(flowId);
     if (removed.length > 0) log.info({ flowId, users: removed.map((b) => b.user) }, 'registrations removed with their flow');
-    for (const member of this.table.sessionsOnFlow(flowId)) {
-      this.#callOf(member)?.end('browser connection closed', { status: 480, reason: 'Connection closed' });
-    }
+    for (const member of this.table.sessionsOnFlow(flowId)) this.#callOf(member)?.flowClosed(member);
   }
 
   // ---- INVITE -----------------------------------------------------------------------------------------------

@@ -64,8 +64,9 @@ export interface TestPhoneOptions {
   /** Send 180 as soon as an INVITE arrives, as JsSIP does. Default false: the test calls ring(). */
   autoRing?: boolean;
   /**
-   * 'jssip' (default): answer only the first challenge and only MD5, as JsSIP's DigestAuthentication does — a
-   * gateway offering SHA-256 first would fail a real browser, so it fails the test phone too. 'best': the
+   * 'jssip' (default): answer only the LAST challenge and only MD5, as JsSIP does (its parser keeps the last
+   * WWW-/Proxy-Authenticate header; DigestAuthentication refuses other algorithms) — a gateway putting SHA-256
+   * last would fail a real browser, so it fails the test phone too. 'best': the
    * strongest challenge offered (selectChallenge, RFC 8760 §2.4).
    */
   digest?: 'jssip' | 'best';
@@ -272,7 +273,7 @@ export class TestPhone extends PhoneEvents<PhoneEventMap> implements PhoneContex
     const values = response.headers.getAll(proxy ? 'proxy-authenticate' : 'www-authenticate');
     const challenge = this.#options.digest === 'best'
       ? selectChallenge(values)
-      : values.length === 0 ? undefined : selectChallenge([values[0]!]);
+      : values.length === 0 ? undefined : selectChallenge([values.at(-1)!]);
     if (!challenge || (this.#options.digest !== 'best' && challenge.algorithm !== 'MD5')) return undefined;
     return { header: [proxy ? 'Proxy-Authorization' : 'Authorization', this.#digest.authorize(challenge, method, uri)], stale: challenge.stale };
   }

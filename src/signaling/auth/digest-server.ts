@@ -17,9 +17,9 @@ import {
 export interface DigestServerOptions {
   realm: string;
   /**
-   * Algorithms offered, one challenge each (RFC 8760 §2.4). The default lists MD5 first although RFC 8760 puts the
-   * preferred one first: JsSIP and SIP.js answer only the first challenge and abort on anything but MD5, and
-   * browsers running them are this gateway's main clients. Operators with SHA-256-capable clients reorder it.
+   * Algorithms offered, one challenge each, preferred first (RFC 8760 §2.4). MD5 must stay LAST: JsSIP 3.x keeps
+   * only the last WWW-/Proxy-Authenticate header it parses (Parser.js uses setHeader) and aborts on anything but
+   * MD5 — with MD5 last, JsSIP answers MD5 while SHA-256-capable clients pick the first.
    */
   algorithms?: readonly DigestAlgorithm[];
   nonceLifetimeMs?: number;
@@ -49,7 +49,7 @@ export class DigestServer {
 
   constructor(options: DigestServerOptions) {
     this.realm = options.realm;
-    this.#algorithms = options.algorithms ?? ['MD5', 'SHA-256'];
+    this.#algorithms = options.algorithms ?? ['SHA-256', 'MD5'];
     this.#lifetime = options.nonceLifetimeMs ?? 5 * 60_000;
     this.#secret = options.secret ?? randomBytes(32);
     this.#now = options.now ?? Date.now;

@@ -95,6 +95,8 @@ export class StreamChannel implements Channel {
   readonly #open: (() => Connection) | undefined;
   #connection: Connection | undefined;
   readonly #fallbackLocal: Endpoint;
+  /** Set once a 2xx to REGISTER or INVITE went out on this flow: it is in authenticated use, not idle. */
+  #inUse = false;
 
   constructor(
     init: {
@@ -162,6 +164,18 @@ export class StreamChannel implements Channel {
       return;
     }
     this.#host.countOut(this.protocol);
+    if (!this.#inUse && message.type === 'response' && isAcceptedRegisterOrInvite(message)) {
+      // The gateway accepted a REGISTER or INVITE on this flow: a registration or a call now rides it, so the
+      // idle timeout for silent WebSockets no longer applies (heartbeats still catch a dead peer).
+      this.#inUse = true;
+      this.#connection.hold?.();
+    }
     this.#connection.write(data, onError);
   }
+}
+
+function isAcceptedRegisterOrInvite(response: SipResponse): boolean {
+  if (response.status < 200 || response.status > 299) return false;
+  const method = /^\s*\d+\s+([A-Za-z]+)/.exec(response.headers.get('cseq') ?? '')?.[1]?.toUpperCase();
+  return method === 'REGISTER' || method === 'INVITE';
 }

@@ -4,6 +4,10 @@
  */
 import { isIP } from 'node:net';
 import type { SipRequest, SipResponse } from '../message.ts';
+import type { HttpRoute, UpgradeAuthorizer } from '../http-server.ts';
+import type { TransportGuard } from './guard.ts';
+
+export type { TransportGuard } from './guard.ts';
 import type { Channel, Endpoint, TransportProtocol } from '../transport.ts';
 import type { TlsClientOptions } from './tcp.ts';
 import type { SentBy } from './channels.ts';
@@ -32,16 +36,28 @@ export interface HttpConfig {
   publicDir?: string;
   tls?: { cert: string | Buffer; key: string | Buffer };
   wsPath?: string;
+  /**
+   * Origins allowed to open the SIP WebSocket besides the server's own (`http(s)://host:port`, the advertised
+   * host, and the loopback spellings when bound to loopback); `*` allows any origin (unsafe: any web page can
+   * then drive the gateway through a visitor's browser). Upgrades without an Origin (non-browser clients) pass.
+   */
   allowedOrigins?: readonly string[];
   advertisedHost?: string;
   advertisedPort?: number;
+  /** Hook run on every WebSocket upgrade that passed the path/Origin/subprotocol checks (e.g. `?token=`). */
+  authorizeUpgrade?: UpgradeAuthorizer;
+  /** Extra HTTP endpoints (`POST /api/token`). */
+  routes?: readonly HttpRoute[];
 }
+
 
 export interface TransportLimits {
   /** Start line + headers + body; over it: 513 on UDP, the stream closed on TCP/TLS, 1009 on WS. Default 64 KiB. */
   maxMessageSize?: number;
   /** Header fields per message, passed to the parser. */
   maxHeaders?: number;
+  /** Concurrent inbound TCP/TLS/WS/WSS connections per source address (IPv6: per /64). Default 32. */
+  maxConnectionsPerAddress?: number;
 }
 
 export interface TransportLayerOptions {
@@ -50,6 +66,13 @@ export interface TransportLayerOptions {
   limits?: TransportLimits;
   /** TCP/TLS: close after this long without traffic in either direction. Default 120 000 ms; 0 disables. */
   idleTimeoutMs?: number;
+  /**
+   * Inbound WS/WSS: close after this long without a SIP message, unless the flow is held (`holdFlow`: it carries
+   * a registration or a dialog). Default 120 000 ms; 0 disables.
+   */
+  wsIdleTimeoutMs?: number;
+  /** Flood and brute-force defences consulted before parsing (see TransportGuard). Default none. */
+  guard?: TransportGuard;
   /** Outbound TCP/TLS/WS connect (and TLS/WS handshake) timeout. Default 10 000 ms. */
   connectTimeoutMs?: number;
   /** WS/WSS: WebSocket ping interval for dead-peer detection. Default 30 000 ms; 0 disables. */
@@ -107,6 +130,10 @@ export interface TransportCounters {
   connectionsOpened: number;
   /** Exceptions thrown by the handlers above the transport layer (caught and logged). */
   handlerErrors: number;
+  /** Datagrams, stream messages and requests the guard dropped (banned sources, over-rate sources). */
+  guardDropped: number;
+  /** Inbound connections refused: banned source, or over the per-address limit. */
+  connectionsRefused: number;
 }
 
 export function newTransportCounters(): TransportCounters {
@@ -123,6 +150,8 @@ export function newTransportCounters(): TransportCounters {
     connectionsAccepted: 0,
     connectionsOpened: 0,
     handlerErrors: 0,
+    guardDropped: 0,
+    connectionsRefused: 0,
   };
 }
 

@@ -23,6 +23,8 @@ export interface Connection {
   write(data: Buffer, onError?: (error: TransportError) => void): void;
   /** Graceful close: flush what was written, then close. Idempotent. */
   close(): void;
+  /** Keeps the connection from its idle timeout until the returned release is called (WS/WSS only). */
+  hold?(): () => void;
 }
 
 export interface ConnectionHandlers {

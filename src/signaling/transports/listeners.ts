@@ -7,6 +7,8 @@ import type net from 'node:net';
 import type http from 'node:http';
 import type WebSocket from 'ws';
 import { HttpServer } from '../http-server.ts';
+import type { TokenIdentity } from '../auth/token.ts';
+import type { ConnectionLimiter } from '../../security/connection-limiter.ts';
 import { TransportError, type Endpoint } from '../transport.ts';
 import { UdpTransport } from './udp.ts';
 import { StreamListener } from './tcp.ts';
@@ -43,7 +45,13 @@ export type Listener = UdpListener | StreamListenerEntry | WebSocketListener;
 export interface ListenerCallbacks {
   datagram(listener: UdpListener, data: Buffer, remote: Endpoint): void;
   socket(protocol: 'TCP' | 'TLS', socket: net.Socket): void;
-  webSocket(protocol: 'WS' | 'WSS', ws: WebSocket, request: http.IncomingMessage): void;
+  webSocket(protocol: 'WS' | 'WSS', ws: WebSocket, request: http.IncomingMessage, identity: TokenIdentity | undefined): void;
+}
+
+/** What every listener that accepts connections shares: the per-address count and the banned-source check. */
+export interface AcceptPolicy {
+  connectionLimiter?: ConnectionLimiter;
+  allowConnection?: (address: string) => boolean;
 }
 
 /**
@@ -55,6 +63,7 @@ export async function openListener(
   http: HttpConfig | undefined,
   maxMessageSize: number,
   callbacks: ListenerCallbacks,
+  accept: AcceptPolicy = {},
 ): Promise<Listener> {
   const family: 4 | 6 = isIP(config.host) === 6 ? 6 : 4;
   if (config.protocol === 'UDP') {
@@ -93,9 +102,15 @@ export async function openListener(
       wsPath: config.wsPath ?? '/sip',
       publicDir: http?.publicDir,
       allowedOrigins: http?.allowedOrigins,
+      advertisedHost: config.advertisedHost,
+      advertisedPort: config.advertisedPort,
       maxPayload: maxMessageSize,
+      connectionLimiter: accept.connectionLimiter,
+      allowConnection: accept.allowConnection,
+      authorizeUpgrade: http?.authorizeUpgrade,
+      routes: http?.routes,
     },
-    (ws, request) => callbacks.webSocket(protocol, ws, request),
+    (ws, request, identity) => callbacks.webSocket(protocol, ws, request, identity),
   );
   const local = await server.listen();
   return { protocol, family, http: server, local, sentBy: sentByFor(config, local) };

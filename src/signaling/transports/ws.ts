@@ -4,7 +4,9 @@
  * An over-size message closes the socket with 1009 (ws enforces `maxPayload`). A message made only of CRLFs is
  * the SIP.js/RFC 5626-style keep-alive; a CRLFCRLF ping is answered with a CRLF pong, as on TCP.
  * WebSocket pings detect dead peers (a browser tab that vanished without a close frame) so their flows — and the
- * registrations riding them — do not linger.
+ * registrations riding them — do not linger. An accepted connection that carries no SIP message for
+ * `idleTimeoutMs` is closed unless something holds it (a registration or a dialog rides it): a socket opened and
+ * left silent, or kept up with CRLF keep-alives only, is a held file descriptor and nothing else.
  */
 import { isUtf8 } from 'node:buffer';
 import WebSocket from 'ws';
@@ -29,6 +31,8 @@ export interface WsConnectionOptions {
   heartbeatMs: number;
   /** A peer that does not read what we send is cut off once this much is buffered. */
   maxWriteBuffer: number;
+  /** Close after this long without a SIP message while nothing holds the connection (`hold`). 0/absent: never. */
+  idleTimeoutMs?: number;
 }
 
 export class WsConnection implements Connection {
@@ -45,6 +49,8 @@ export class WsConnection implements Connection {
   #closeError: Error | undefined;
   #alive = true;
   #heartbeat: NodeJS.Timeout | undefined;
+  #idle: NodeJS.Timeout | undefined;
+  #holds = 0;
   /** Messages written to an outbound connection before its handshake completed. */
   #queue: Array<{ data: Buffer; onError: ((error: TransportError) => void) | undefined }> = [];
 
@@ -90,6 +96,7 @@ export class WsConnection implements Connection {
     });
     ws.on('close', () => this.#onClose());
     if (this.#state === 'open') this.#startHeartbeat();
+    this.#armIdle();
   }
 
   get state(): ConnectionState {
@@ -122,6 +129,22 @@ export class WsConnection implements Connection {
     });
   }
 
+  /**
+   * Keeps the connection from the idle timeout while the returned release has not been called (a registration
+   * or a dialog rides it; keep-alives and heartbeats then detect a dead peer). Releases are counted and idempotent.
+   */
+  hold(): () => void {
+    this.#holds++;
+    this.#disarmIdle();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      this.#armIdle();
+    };
+  }
+
   close(): void {
     if (this.#state === 'closed') return;
     this.#closeReason ??= 'local';
@@ -140,7 +163,30 @@ export class WsConnection implements Connection {
       }
       return;
     }
+    this.#armIdle();
     this.#handlers.message(this, data);
+  }
+
+  /** (Re)starts the idle timer: on open, on every SIP message, when the last hold is released. */
+  #armIdle(): void {
+    const ms = this.#options.idleTimeoutMs ?? 0;
+    if (ms <= 0 || this.#holds > 0 || this.#state === 'closed') return;
+    if (this.#idle) {
+      this.#idle.refresh();
+      return;
+    }
+    this.#idle = setTimeout(() => {
+      this.#idle = undefined;
+      if (this.#holds > 0 || this.#state === 'closed') return;
+      this.#closeReason ??= 'idle';
+      this.close();
+    }, ms);
+    this.#idle.unref();
+  }
+
+  #disarmIdle(): void {
+    if (this.#idle) clearTimeout(this.#idle);
+    this.#idle = undefined;
   }
 
   #startHeartbeat(): void {
@@ -162,6 +208,7 @@ export class WsConnection implements Connection {
     this.#state = 'closed';
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
+    this.#disarmIdle();
     const queued = this.#queue;
     this.#queue = [];
     for (const { onError } of queued) {

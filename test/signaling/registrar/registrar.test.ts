@@ -65,11 +65,12 @@ describe('registrar with a JsSIP client', () => {
     const challenge = registrar.handle(jssipRegister(1), { flowId: 'ws-1', source: '127.0.0.1' });
     expect(challenge.status).toBe(401);
     const www = challenge.headers.getAll('WWW-Authenticate');
-    expect(www[0]).toMatch(/algorithm=MD5/);
-    expect(www.some((v) => /algorithm=SHA-256/.test(v))).toBe(true);
+    // SHA-256 preferred first (RFC 8760); MD5 last, the one JsSIP keeps.
+    expect(www[0]).toMatch(/algorithm=SHA-256/);
+    expect(www.at(-1)).toMatch(/algorithm=MD5/);
     expect(challenge.headers.get('To')).toMatch(/;tag=/);
 
-    const ok = registrar.handle(jssipRegister(2, answerChallenge(www[0]!)), { flowId: 'ws-1', source: '127.0.0.1' });
+    const ok = registrar.handle(jssipRegister(2, answerChallenge(www.at(-1)!)), { flowId: 'ws-1', source: '127.0.0.1' });
     expect(ok.status).toBe(200);
     const listed = contacts(ok);
     expect(listed).not.toBe('*');
@@ -85,7 +86,7 @@ describe('registrar with a JsSIP client', () => {
   it('refuses a wrong password with a fresh challenge and counts the failure', () => {
     const { registrar, location, failures } = setup();
     const www = registrar.handle(jssipRegister(1), { flowId: 'ws-1', source: '127.0.0.9' }).headers.getAll('WWW-Authenticate');
-    const res = registrar.handle(jssipRegister(2, answerChallenge(www[0]!, 'wrong')), { flowId: 'ws-1', source: '127.0.0.9' });
+    const res = registrar.handle(jssipRegister(2, answerChallenge(www.at(-1)!, 'wrong')), { flowId: 'ws-1', source: '127.0.0.9' });
     expect(res.status).toBe(401);
     expect(failures).toEqual(['127.0.0.9']);
     expect(location.size).toBe(0);
@@ -95,7 +96,7 @@ describe('registrar with a JsSIP client', () => {
     const { registrar, advance } = setup();
     const www = registrar.handle(jssipRegister(1), { flowId: 'ws-1', source: '127.0.0.1' }).headers.getAll('WWW-Authenticate');
     advance(10 * 60_000);
-    const res = registrar.handle(jssipRegister(2, answerChallenge(www[0]!)), { flowId: 'ws-1', source: '127.0.0.1' });
+    const res = registrar.handle(jssipRegister(2, answerChallenge(www.at(-1)!)), { flowId: 'ws-1', source: '127.0.0.1' });
     expect(res.status).toBe(401);
     expect(res.headers.get('WWW-Authenticate')).toMatch(/stale=true/);
   });
@@ -103,7 +104,7 @@ describe('registrar with a JsSIP client', () => {
   it('forbids registering another user’s address with one’s own credentials', () => {
     const { registrar } = setup();
     const www = registrar.handle(jssipRegister(1, undefined, 600, 'bob'), { flowId: 'ws-1', source: '127.0.0.1' }).headers.getAll('WWW-Authenticate');
-    const res = registrar.handle(jssipRegister(2, answerChallenge(www[0]!, 'demo', 'alice'), 600, 'bob'), { flowId: 'ws-1', source: '127.0.0.1' });
+    const res = registrar.handle(jssipRegister(2, answerChallenge(www.at(-1)!, 'demo', 'alice'), 600, 'bob'), { flowId: 'ws-1', source: '127.0.0.1' });
     expect(res.status).toBe(403);
   });
 
@@ -114,7 +115,7 @@ describe('registrar with a JsSIP client', () => {
     let cseq = 0;
     const register = (expires: number) => {
       const www = registrar.handle(jssipRegister(++cseq, undefined, expires), ctx).headers.getAll('WWW-Authenticate');
-      return registrar.handle(jssipRegister(++cseq, answerChallenge(www[0]!), expires), ctx);
+      return registrar.handle(jssipRegister(++cseq, answerChallenge(www.at(-1)!), expires), ctx);
     };
     expect(register(600).status).toBe(200);
     const brief = register(10);
