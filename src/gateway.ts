@@ -12,6 +12,9 @@ import { computeHa1 } from './signaling/auth/digest.ts';
 import { LocationService } from './signaling/registrar/location-service.ts';
 import { Registrar } from './signaling/registrar/registrar.ts';
 import { MediaService } from './rtp-bridge/media-service.ts';
+import type { MediaApi } from './rtp-bridge/media-api.ts';
+import { MediaDispatcher, type DispatchNode } from './rtp-bridge/media-dispatcher.ts';
+import { RemoteMediaNode } from './rtp-bridge/remote-media.ts';
 import { ServicesPeer } from './services/services-peer.ts';
 import { B2bua } from './sip-bridge/b2bua.ts';
 import { Router } from './sip-bridge/router.ts';
@@ -20,6 +23,8 @@ import { TrunkRegistration } from './sip-bridge/trunk-registration.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { ConfigError } from './config/config-error.ts';
 import { GatewayError } from './errors.ts';
+import { guardFromConfig, stackSecurityOptions, tokenOptionsFromConfig } from './security/from-config.ts';
+import { RequestAuthenticator } from './security/request-auth.ts';
 import { logger } from './log.ts';
 
 const log = logger.child({ module: 'gateway' });
@@ -33,7 +38,8 @@ export class StartupError extends GatewayError {
 export interface Gateway {
   readonly config: GatewayConfig;
   readonly stack: SipStack;
-  readonly media: MediaService;
+  /** The in-process MediaService, or a MediaDispatcher when `media.nodes` is configured. */
+  readonly media: MediaApi;
   readonly b2bua: B2bua;
   readonly location: LocationService;
   readonly services: ServicesPeer | undefined;
@@ -65,6 +71,38 @@ function bracket(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/**
+ * The media plane: the in-process service (default); with `media.nodes`, a dispatcher over those remote ng nodes
+ * and — unless `media.local` is false — the in-process service as one more node.
+ */
+async function startMedia(config: GatewayConfig): Promise<MediaApi> {
+  const m = config.media;
+  const local =
+    m.local || m.nodes.length === 0
+      ? await MediaService.create({
+          bindAddress: m.bindAddress,
+          ...(m.advertisedAddress ? { advertisedAddress: m.advertisedAddress } : {}),
+          ...(m.iceAddresses ? { iceAddresses: [...m.iceAddresses] } : {}),
+          portMin: m.ports.min,
+          portMax: m.ports.max,
+          mediaTimeoutMs: m.timeout * 1000,
+          codecs: [...m.codecs],
+        })
+      : undefined;
+  if (m.nodes.length === 0) return local!;
+  const nodes: DispatchNode[] = local === undefined ? [] : [{ name: 'local', media: local }];
+  try {
+    for (const n of m.nodes) {
+      const remote = await RemoteMediaNode.connect({ ng: n.ng, ...(n.name ? { name: n.name } : {}), timeoutMs: m.nodeHealth.commandTimeout * 1000 });
+      nodes.push({ name: remote.name, media: remote, ping: (timeoutMs) => remote.ping(timeoutMs) });
+    }
+    return await MediaDispatcher.create({ nodes, pingIntervalMs: m.nodeHealth.pingInterval * 1000, maxMissedPings: m.nodeHealth.maxMissedPings });
+  } catch (err) {
+    await Promise.allSettled(nodes.map((n) => n.media.close()));
+    throw err;
+  }
+}
+
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const domain = config.sip.domain ?? config.http.host;
   const bareTls = config.sip.listeners.findIndex((l) => l.protocol === 'tls' && l.tls === undefined);
@@ -84,33 +122,30 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     publicDir: config.http.publicDir,
     wsPath: config.http.wsPath,
     ...(config.http.tls ? { tls: readTls(config.http.tls, 'http.tls') } : {}),
-    ...(config.http.allowedOrigins.length > 0 ? { allowedOrigins: config.http.allowedOrigins } : {}),
   };
 
-  const media = await MediaService.create({
-    bindAddress: config.media.bindAddress,
-    ...(config.media.advertisedAddress ? { advertisedAddress: config.media.advertisedAddress } : {}),
-    ...(config.media.iceAddresses ? { iceAddresses: [...config.media.iceAddresses] } : {}),
-    portMin: config.media.ports.min,
-    portMax: config.media.ports.max,
-    mediaTimeoutMs: config.media.timeout * 1000,
-    codecs: [...config.media.codecs],
-  });
+  const media = await startMedia(config);
 
+  // The defences: trunk sources and the services peer are exempt from bans; everything else is rate-limited,
+  // banned after repeated failures, and held to the Origin list, connection cap and idle timeout.
+  const acl = await TrunkAcl.create(config.trunks);
+  const guard = guardFromConfig(config, { isTrunkSource: (address) => acl.trunkFor(address) !== undefined });
+  const security = stackSecurityOptions(config, guard);
   const stack = new SipStack({
     listeners,
-    http,
+    http: { ...http, ...security.http },
     timers: { T1: config.sip.timers.t1, T2: config.sip.timers.t2, T4: config.sip.timers.t4 },
-    limits: { maxMessageSize: config.sip.maxMessageSize },
+    limits: { maxMessageSize: config.sip.maxMessageSize, ...security.limits },
     userAgent: config.sip.userAgent,
-    transport: { idleTimeoutMs: config.http.idleTimeout * 1000 },
+    transport: { ...security.transport },
   });
   const digest = new DigestServer({ realm: domain });
   const location = new LocationService();
   const lookupHa1 = ha1Lookup(config);
-  const registrar = new Registrar({ location, digest, lookup: lookupHa1 });
-  const acl = await TrunkAcl.create(config.trunks);
-  const b2bua = new B2bua({ config, stack, media, registrar, location, digest, lookupHa1, router: new Router(config), acl, domain });
+  const recordFailure = guard.recordFailure.bind(guard);
+  const registrar = new Registrar({ location, digest, lookup: lookupHa1, onAuthFailure: (source) => recordFailure(source, 'auth') });
+  const auth = new RequestAuthenticator({ digest, lookup: lookupHa1, token: tokenOptionsFromConfig(config), recordFailure });
+  const b2bua = new B2bua({ config, stack, media, registrar, location, auth, router: new Router(config), acl, domain, realm: digest.realm, recordFailure });
   stack.setTransactionUser(b2bua);
 
   let services: ServicesPeer | undefined;
@@ -134,6 +169,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const sweeper = setInterval(() => {
     location.sweep();
     digest.sweep();
+    guard.sweep();
   }, 30_000);
   sweeper.unref();
 
@@ -152,7 +188,8 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       page: urls.page,
       ws: urls.ws,
       sip: stack.listeners.map((l) => `${l.protocol} ${l.local.address}:${l.local.port}`),
-      media: `${config.media.bindAddress} ${config.media.ports.min}-${config.media.ports.max}`,
+      media: config.media.local || config.media.nodes.length === 0 ? `${config.media.bindAddress} ${config.media.ports.min}-${config.media.ports.max}` : 'remote nodes only',
+      mediaNodes: config.media.nodes.map((n) => n.name ?? n.ng),
       services: services ? `${config.services.host}:${services.port}` : 'off',
       users: config.users.length,
       trunks: config.trunks.map((t) => t.name),

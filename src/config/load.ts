@@ -81,7 +81,13 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       }),
     );
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // Aliases without anchors and alias bombs fail here, not in the parser.
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(source, [{ key: '(YAML syntax)', message: (err as Error).message.split('\n')[0] ?? 'unreadable YAML' }]);
+  }
   const problems: ConfigProblem[] = [];
   const substituted = substituteEnv(raw, [], env, problems);
   for (const p of problems) Object.assign(p, locate(doc, lines, p.key === '(top level)' ? [] : keyToPath(p.key)));

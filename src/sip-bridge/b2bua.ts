@@ -17,7 +17,9 @@ import type { InviteServerTransaction } from '../signaling/transaction/invite-se
 import type { NonInviteServerTransaction } from '../signaling/transaction/non-invite-server-transaction.ts';
 import { from as fromOf, maxForwards, to as toOf } from '../signaling/header-accessors.ts';
 import { isSipUri, parseUri, uriUserDecoded } from '../signaling/uri.ts';
-import type { DigestServer, Ha1Lookup } from '../signaling/auth/digest-server.ts';
+import { authorizeDestination } from '../signaling/auth/token.ts';
+import type { RequestAuthenticator } from '../security/request-auth.ts';
+import type { FailureReason } from '../security/ban-list.ts';
 import type { Registrar } from '../signaling/registrar/registrar.ts';
 import type { LocationService } from '../signaling/registrar/location-service.ts';
 import type { MediaApi } from '../rtp-bridge/media-api.ts';
@@ -39,15 +41,16 @@ export interface B2buaOptions {
   media: MediaApi;
   registrar: Registrar;
   location: LocationService;
-  /** Digest for INVITEs from browsers (the registrar has its own reference to the same server). */
-  digest: DigestServer;
-  lookupHa1: Ha1Lookup;
+  /** Flow token, Bearer token or digest, for INVITE and REGISTER from browsers. */
+  auth: RequestAuthenticator;
+  /** The digest realm: users' AORs are `sip:<user>@<realm>` in the location service. */
+  realm: string;
   router: Router;
   acl: TrunkAcl;
   /** The SIP domain users register with (From/To host towards browsers). */
   domain: string;
-  /** Failed authentications and refused sources, for the brute-force defences. */
-  onAuthFailure?: (source: string, username: string | undefined) => void;
+  /** Refused sources and destinations, for the brute-force defences (auth failures are recorded by `auth`). */
+  recordFailure?: (source: string, reason: FailureReason) => void;
 }
 
 function bracket(host: string): string {
@@ -98,14 +101,14 @@ export class B2bua implements SipTransactionUser {
     const trunk = browser ? undefined : this.#o.acl.trunkFor(channel.remote.address);
     if (!browser && trunk === undefined) {
       // Trunk-facing listeners: only configured trunk sources may start anything.
-      this.#o.onAuthFailure?.(channel.remote.address, undefined);
+      this.#o.recordFailure?.(channel.remote.address, 'not-trunk');
       this.#reply(transaction, 403);
       return;
     }
     switch (request.method) {
       case 'REGISTER':
         if (!browser) return this.#reply(transaction, 403);
-        transaction.respond(this.#o.registrar.handle(request, { flowId: channel.flowId, source: channel.remote.address }));
+        this.#register(request, transaction, channel);
         return;
       case 'OPTIONS':
         transaction.respond(this.#o.stack.optionsResponse(request));
@@ -142,23 +145,64 @@ export class B2bua implements SipTransactionUser {
 
   // ---- INVITE -----------------------------------------------------------------------------------------------
 
+  /** A token (on the flow or in Authorization) stands in for digest; otherwise the registrar's digest applies. */
+  #register(request: SipRequest, transaction: ServerTransaction, channel: Channel): void {
+    const source = channel.remote.address;
+    const flowIdentity = this.#o.stack.transport.flowIdentity(channel.flowId);
+    this.#o.auth.authenticateToken(request, { source, flowIdentity, header: 'authorization' }).then(
+      (byToken) => {
+        if (transaction.terminated) return;
+        if (byToken !== undefined && !byToken.ok) return transaction.respond(this.#o.auth.challenge(request, byToken, 'authorization'));
+        transaction.respond(this.#o.registrar.handle(request, { flowId: channel.flowId, source, ...(byToken ? { preAuthenticatedUser: byToken.user } : {}) }));
+      },
+      (err: unknown) => {
+        log.error({ err }, 'REGISTER authentication failed');
+        this.#reply(transaction, 500);
+      },
+    );
+  }
+
   #inviteFromUser(request: SipRequest, transaction: InviteServerTransaction, channel: Channel): void {
-    const verdict = this.#o.digest.verify('INVITE', request.headers.getAll('Proxy-Authorization'), this.#o.lookupHa1, request.body);
-    if (!verdict.ok) {
-      if (verdict.reason !== 'missing' && verdict.reason !== 'stale') this.#o.onAuthFailure?.(channel.remote.address, verdict.username);
-      const challenge = createResponseTo(request, 407, 'Proxy Authentication Required', newTag());
-      for (const c of this.#o.digest.challenges(verdict.reason === 'stale')) challenge.headers.append('Proxy-Authenticate', c);
-      this.#finish(challenge);
-      transaction.respond(challenge);
-      return;
-    }
-    const user = verdict.username;
+    const source = channel.remote.address;
+    const flowIdentity = this.#o.stack.transport.flowIdentity(channel.flowId);
+    this.#o.auth.authenticate(request, { source, flowIdentity, header: 'proxy-authorization' }).then(
+      (result) => {
+        if (transaction.finalResponse !== undefined || transaction.terminated) return;
+        if (!result.ok) {
+          const challenge = this.#o.auth.challenge(request, result, 'proxy-authorization');
+          this.#finish(challenge);
+          return transaction.respond(challenge);
+        }
+        this.#authenticatedInvite(request, transaction, channel, result.user, result.identity);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'INVITE authentication failed');
+        this.#reply(transaction, 500);
+      },
+    );
+  }
+
+  #authenticatedInvite(
+    request: SipRequest,
+    transaction: InviteServerTransaction,
+    channel: Channel,
+    user: string,
+    identity: Parameters<typeof authorizeDestination>[0] | undefined,
+  ): void {
     const fromUser = this.#userPart(() => fromOf(request).uri);
     if (fromUser !== user) return this.#reply(transaction, 403, 'From does not match the authenticated user');
     const dialled = this.#userPart(() => request.uri);
     if (dialled === undefined) return this.#reply(transaction, 404, 'No user in the Request-URI');
     if (!this.#checkHops(request, transaction)) return;
 
+    if (identity !== undefined) {
+      // A token names what its page may dial; that narrows the user's own dial plan further.
+      const directory = { isUser: (n: string) => this.#o.router.user(n) !== undefined, isService: (n: string) => n === this.#o.config.services.echo || n === this.#o.config.services.tone };
+      if (!authorizeDestination(identity, dialled, directory)) {
+        this.#o.recordFailure?.(channel.remote.address, 'forbidden');
+        return this.#reply(transaction, 403, 'Destination not allowed');
+      }
+    }
     const decision = this.#o.router.fromUser(user, dialled);
     const refusal = this.#limits.admitUser(user, decision);
     if (refusal) return this.#reply(transaction, refusal.status, refusal.reason);
@@ -195,7 +239,11 @@ export class B2bua implements SipTransactionUser {
     info: CallInfo,
     caller: { user: string; display: string; uri: string },
   ): void {
-    if (decision.kind === 'reject') return this.#reply(transaction, decision.status, decision.reason);
+    if (decision.kind === 'reject') {
+      // Probing for dialable numbers is how toll fraud starts: refused destinations count towards a ban.
+      if (decision.status === 403) this.#o.recordFailure?.(channel.remote.address, 'forbidden');
+      return this.#reply(transaction, decision.status, decision.reason);
+    }
     const targets = this.#targets(decision, caller);
     if (targets.length === 0) return this.#reply(transaction, 480, 'Not registered');
 
@@ -277,7 +325,7 @@ export class B2bua implements SipTransactionUser {
     }
     const out: CallTarget[] = [];
     for (const user of decision.users) {
-      for (const binding of this.#o.location.lookup(`sip:${user}@${this.#o.digest.realm}`)) {
+      for (const binding of this.#o.location.lookup(`sip:${user}@${this.#o.realm}`)) {
         const channel = this.#o.stack.flow(binding.flowId);
         if (channel === undefined) continue;
         out.push({
