@@ -8,11 +8,10 @@ import { runTarget, share } from './run-target.ts';
 
 describe('media packet fuzzing', () => {
   it('demux, STUN, RTP, RTCP and DTLS scanning never throw and never read outside the datagram', async () => {
-    const { stats, cpuSeconds, scale } = await runTarget('media');
+    const { stats } = await runTarget('media');
     for (const outcome of ['stun:ok', 'stun:malformed', 'stun:bad-fingerprint', 'rtp:ok', 'rtp:bad-extension', 'rtcp:ok', 'rtcp:bad-length', 'dtls:ok', 'dtls:malformed']) {
       expect(stats.outcomes[outcome] ?? 0, outcome).toBeGreaterThan(stats.iterations / 1000);
     }
     expect(share(stats, 'unknown')).toBeLessThan(0.2);
-    expect(cpuSeconds).toBeLessThan(15 * scale);
   }, 600_000);
 });

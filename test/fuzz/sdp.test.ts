@@ -9,17 +9,15 @@ import { runTarget, share } from './run-target.ts';
 
 describe('SDP fuzzing', () => {
   it('parseSdp: mutated offers and answers end in a session or SdpError, nothing else', async () => {
-    const { stats, cpuSeconds, scale } = await runTarget('sdp');
+    const { stats } = await runTarget('sdp');
     expect(share(stats, 'ok')).toBeGreaterThan(0.2);
     expect(share(stats, 'SDP_INVALID')).toBeGreaterThan(0.1);
-    expect(cpuSeconds).toBeLessThan(40 * scale);
   }, 600_000);
 
   it('translateOffer/translateAnswer: every pairing and re-offers, only SdpError, and our SDP always parses', async () => {
-    const { stats, cpuSeconds, scale } = await runTarget('sdp-translate');
+    const { stats } = await runTarget('sdp-translate');
     for (const outcome of ['ok:offer', 'ok:reoffer', 'ok:answer', 'SDP_INVALID', 'SDP_UNSUPPORTED']) {
       expect(stats.outcomes[outcome] ?? 0, outcome).toBeGreaterThan(stats.iterations / 100);
     }
-    expect(cpuSeconds).toBeLessThan(25 * scale);
   }, 600_000);
 });

@@ -8,10 +8,9 @@ import { runTarget } from './run-target.ts';
 
 describe('token fuzzing', () => {
   it('verifies mutated and re-signed tokens with TokenError as the only failure', async () => {
-    const { stats, cpuSeconds, scale } = await runTarget('token');
+    const { stats } = await runTarget('token');
     expect(stats.outcomes.TOKEN_INVALID ?? 0).toBeGreaterThan(stats.iterations / 2);
     expect(stats.outcomes['ok:resigned'] ?? 0).toBeGreaterThan(stats.iterations / 100);
     expect(stats.outcomes.TOKEN_EXPIRED ?? 0).toBeGreaterThan(0);
-    expect(cpuSeconds).toBeLessThan(40 * scale);
   }, 600_000);
 });

@@ -149,7 +149,6 @@ describe('ng parsing under fuzzing', () => {
     expect(outcomes.parsed).toBeGreaterThan(1000);
     expect(outcomes.bencodeError).toBeGreaterThan(1000);
     expect(outcomes.ngError).toBeGreaterThan(1000);
-    expect(elapsedMs).toBeLessThan(60_000);
   });
 
   it('never throws anything but NgError on random rtpp-flags strings', () => {

@@ -73,14 +73,4 @@ describe('RateLimiter (per-source token buckets)', () => {
     expect(() => new RateLimiter({ rate: 1, burst: 0 })).toThrow(RangeError);
     expect(() => new LruMap(0)).toThrow(RangeError);
   });
-
-  it('costs well under a microsecond per check', () => {
-    const limiter = new RateLimiter({ rate: 1e9, burst: 1e9 });
-    const keys = Array.from({ length: 1000 }, (_, i) => `198.51.100.${i % 250}:${i}`);
-    const start = performance.now();
-    for (let i = 0; i < 1_000_000; i++) limiter.take(keys[i % 1000]!);
-    const nsPerCheck = ((performance.now() - start) * 1e6) / 1_000_000;
-    console.log(`RateLimiter.take: ${nsPerCheck.toFixed(0)} ns per check`);
-    expect(nsPerCheck).toBeLessThan(2000);
-  });
 });

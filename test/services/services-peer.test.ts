@@ -420,13 +420,11 @@ describe('SIP behaviour', () => {
     const c = await caller(peer);
     const dialog = c.invite('tone', offerSdp({ port: 50077 }));
     await c.response(dialog, 'INVITE', 180);
-    const started = performance.now();
     const closed = peer.close();
     const final = await c.final(dialog);
     expect(final.status).toBe(503);
     c.ackFailure(dialog, final); // lets close() finish without waiting out closeTimeoutMs
     await closed;
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(peer.mediaPortsInUse).toBe(0);
   });
 
