@@ -191,6 +191,13 @@ export class Call {
     fork.on('rejected', (res) => {
       this.#heardFrom.add(fork);
       this.#failures.push(res);
+      if (res.status >= 600 && this.#b === undefined) {
+        // RFC 3261 §16.7 step 5: a 6xx (the callee declined, on any of its devices) cancels every other branch —
+        // the other phones stop ringing — and is the answer (RFC 3326 Reason says why on the CANCELs).
+        for (const other of this.#forks) if (other !== fork) other.cancel({ cause: res.status, text: res.reason });
+        this.end('declined by the callee', mapFailure(res.status, res.reason));
+        return;
+      }
       this.#maybeAllFailed();
     });
     fork.on('failed', (reason, error) => {
@@ -204,6 +211,22 @@ export class Call {
     this.#wireInDialog(fork, 'b');
     this.#log.info({ target: target.label, uri: target.requestUri }, 'calling');
     fork.start();
+  }
+
+  /**
+   * A browser's WebSocket under one of the call's sessions closed. A fork that is not the answered one just drops
+   * out — the callee's other devices keep ringing, an answered call goes on; a CANCEL or BYE cannot reach it any
+   * more, so the session is closed, not cancelled. The caller's flow, or the answered callee's, ends the call.
+   */
+  flowClosed(session: unknown): void {
+    const fork = this.#forks.find((f) => f === session);
+    if (fork !== undefined && fork !== this.#b) {
+      this.#heardFrom.add(fork);
+      if (this.#b === undefined && !this.#over()) this.#failures.push(this.#syntheticFailure({ status: 480, reason: 'Connection closed' }));
+      fork.close();
+      return;
+    }
+    this.end('browser connection closed', { status: 480, reason: 'Connection closed' });
   }
 
   #pendingForks(): InviteClientSession[] {

@@ -58,7 +58,6 @@ describe('session expiry over time (fake timers)', () => {
   });
 
   it('a call refreshed every 45 s outlives the 90 s interval; once the refreshes stop, both sides get BYE', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'], shouldAdvanceTime: true });
     const gw = cleanup.add(await gatewayFor(), (g) => g.close());
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     const bob = cleanup.add(await phoneFor(gw, 'bob'), (p) => p.close());
@@ -68,10 +67,13 @@ describe('session expiry over time (fake timers)', () => {
     const ok = await outgoing.answered;
     // JsSIP asks for 90 s; the browser refreshes (RFC 4028 §9: refresher=uac when the UAC supports timers).
     expect(ok.headers.get('session-expires')).toBe('90;refresher=uac');
-    // Media up first (ICE, DTLS): its handshake timers are setTimeouts too, and must not see the clock jump.
-    const first = outgoing.startSending({ pt: 0, everyMs: 20 });
-    await incoming.waitForAudio((a) => a.markers.some((m) => m.stream === first.stream));
-    first.stop();
+    // Media up first, on the real clock (ICE and DTLS handshake timers are setTimeouts too); from here on new
+    // timeouts are fake — the session timer is restarted by each refresh, so it runs on the fake clock.
+    const sending = outgoing.startSending({ pt: 0, everyMs: 20 });
+    const heard = (after: number) => incoming.audio.markers.filter((m) => m.stream === sending.stream && m.frame > after).length;
+    await incoming.waitForAudio(() => heard(-1) > 0);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'], shouldAdvanceTime: true });
+    expect((await outgoing.refresh('UPDATE')).status).toBe(200);
 
     for (let i = 0; i < 5; i++) {
       await vi.advanceTimersByTimeAsync(45_000);
@@ -80,8 +82,8 @@ describe('session expiry over time (fake timers)', () => {
     }
     // 225 s into a 90 s session: still up on both sides, and audio flows.
     expect(incoming.state).toBe('confirmed');
-    const sending = outgoing.startSending({ pt: 0, everyMs: 20 });
-    await incoming.waitForAudio((a) => a.markers.some((m) => m.stream === sending.stream));
+    const lastFrame = incoming.audio.markers.filter((m) => m.stream === sending.stream).at(-1)?.frame ?? -1;
+    await incoming.waitForAudio(() => heard(lastFrame) >= 5);
     sending.stop();
     expect(inDialogRequests(bob, 'UPDATE')).toBe(0);
 

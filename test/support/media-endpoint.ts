@@ -147,6 +147,13 @@ export class MediaEndpoint {
   readonly #subscribed = new WeakSet<RTCDtlsTransport>();
   #queue: Promise<unknown> = Promise.resolve();
   #sending: { timer: NodeJS.Timeout; stream: number } | undefined;
+  /**
+   * RTP sequence number and timestamp of the sender's SSRC, continued across startSending() calls: RFC 3550 §5.1
+   * numbers one SSRC's packets consecutively, and a receiver's SRTP replay check (RFC 3711 §3.3.2) drops a
+   * restarted, lower sequence as replayed or too old.
+   */
+  #seq = (Math.random() * 0x10000) >>> 0;
+  #timestamp = (Math.random() * 0x1_0000_0000) >>> 0;
   #origin: { id: string; version: number } | undefined;
   #closed = false;
 
@@ -263,14 +270,12 @@ export class MediaEndpoint {
     const frameSize = Math.round((8000 * everyMs) / 1000);
     const payloadOf = options.payload ?? ((frame: number) => encodeMarker({ stream, frame, sentAt: Date.now() }, frameSize, silenceByte(pt)));
     let frame = 0;
-    let seq = (Math.random() * 0x10000) >>> 0;
-    let timestamp = (Math.random() * 0x1_0000_0000) >>> 0;
     const tick = (): void => {
       const payload = payloadOf(frame);
-      const header = new RtpHeader({ payloadType: pt, sequenceNumber: seq, timestamp, ssrc: this.transceiver.sender.ssrc, marker: frame === 0 });
+      const header = new RtpHeader({ payloadType: pt, sequenceNumber: this.#seq, timestamp: this.#timestamp, ssrc: this.transceiver.sender.ssrc, marker: frame === 0 });
       frame++;
-      seq = (seq + 1) & 0xffff;
-      timestamp = (timestamp + step) >>> 0;
+      this.#seq = (this.#seq + 1) & 0xffff;
+      this.#timestamp = (this.#timestamp + step) >>> 0;
       this.#sendFrame(header, payload);
     };
     const timer = setInterval(tick, everyMs);
