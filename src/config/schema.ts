@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
 import { normalizeOrigin } from '../security/origin-policy.ts';
+import { parseNgAddress } from '../ng/ng-client.ts';
 
 const port = z.number().int().min(0).max(65535);
 const hostname = z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, 'expected a host name or IP address');
@@ -31,6 +32,16 @@ const pattern = z.string().min(1).refine((v) => {
     return false;
   }
 }, 'expected a valid regular expression');
+
+/** An ng control address, `udp:IP:PORT` or `udp6:[IPv6]:PORT`. */
+const ngAddress = z.string().refine((v) => {
+  try {
+    parseNgAddress(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected udp:IP:PORT or udp6:[IPv6]:PORT');
 
 const tlsFiles = z.strictObject({
   cert: z.string().min(1),
@@ -148,6 +159,32 @@ const mediaSchema = z.strictObject({
     .refine((p) => p.min < p.max && p.max - p.min >= 3, 'ports.min must be below ports.max with room for a pair'),
   timeout: seconds.default(60),
   codecs: z.array(codec).min(1).default(['PCMU', 'PCMA', 'G722', 'opus', 'telephone-event']),
+  /**
+   * Remote media nodes driven over rtpengine's ng protocol (`node src/media-node.ts`, or rtpengine): each new
+   * call goes to the node with the least load and stays there. Empty (default): the in-process media plane only.
+   * `ports`, `timeout` and `codecs` above apply to the in-process plane; a remote node has its own flags.
+   */
+  nodes: z
+    .array(
+      z.strictObject({
+        /** Kamailio's rtpengine_sock syntax: `udp:127.0.0.1:2223`, `udp6:[::1]:2223`. */
+        ng: ngAddress,
+        /** For logs; defaults to the address. */
+        name: z.string().min(1).optional(),
+      }),
+    )
+    .default([]),
+  /** With `nodes`: whether the in-process media plane takes calls too (false: the nodes only). */
+  local: z.boolean().default(true),
+  /** With `nodes`: an ng ping every `pingInterval` seconds; `maxMissedPings` in a row take a node out. */
+  nodeHealth: z
+    .strictObject({
+      pingInterval: seconds.default(1),
+      maxMissedPings: z.number().int().min(1).default(3),
+      /** Seconds one ng command may take, retransmissions included. */
+      commandTimeout: seconds.default(3),
+    })
+    .prefault({}),
 });
 
 const userSchema = z
@@ -224,6 +261,8 @@ const limitsSchema = z.strictObject({
   callsPerMinutePerUser: z.number().int().positive().default(10),
   /** A destination that sends nothing at all (not even 100 Trying) within this many seconds fails the call (408). */
   noResponseTimeout: seconds.default(8),
+  /** Ringing without an answer for this many seconds: the far side is cancelled and the caller gets 480. */
+  noAnswerTimeout: seconds.default(120),
 });
 
 export const configSchema = z
@@ -270,6 +309,17 @@ export const configSchema = z
       if (!trunks.has(r.trunk)) ctx.addIssue({ code: 'custom', path: ['routes', 'outbound', i, 'trunk'], message: `unknown trunk "${r.trunk}"` });
     });
     if (cfg.media.ports.max > 65535) ctx.addIssue({ code: 'custom', path: ['media', 'ports', 'max'], message: 'port out of range' });
+    if (!cfg.media.local && cfg.media.nodes.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['media', 'local'], message: 'local: false needs at least one entry in media.nodes' });
+    }
+    const nodeNames = new Set<string>();
+    cfg.media.nodes.forEach((n, i) => {
+      const name = n.name ?? n.ng;
+      if (nodeNames.has(name) || (cfg.media.local && name === 'local')) {
+        ctx.addIssue({ code: 'custom', path: ['media', 'nodes', i], message: `duplicate media node "${name}"` });
+      }
+      nodeNames.add(name);
+    });
   });
 
 export type ConfigInput = z.input<typeof configSchema>;

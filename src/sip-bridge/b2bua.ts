@@ -268,6 +268,7 @@ export class B2bua implements SipTransactionUser {
         sessionTimer: { minSE: 90 },
         maxDurationMs: this.#o.config.limits.maxCallDuration * 1000,
         noResponseTimeoutMs: this.#o.config.limits.noResponseTimeout * 1000,
+        noAnswerTimeoutMs: this.#o.config.limits.noAnswerTimeout * 1000,
         onEnded: (c) => this.#ended(c),
       },
       a,

@@ -62,6 +62,8 @@ export interface CallContext {
   maxDurationMs: number;
   /** No response at all (not even 100) from the B side within this → 408 to A; a dead trunk fails fast. */
   noResponseTimeoutMs: number;
+  /** Ringing this long without an answer → CANCEL the B side, 480 to A (the INVITE transaction has no timer then). */
+  noAnswerTimeoutMs: number;
   onEnded(call: Call): void;
 }
 
@@ -162,6 +164,9 @@ export class Call {
       if (this.#state === 'proceeding' && this.#forks.every((f) => f.state === 'calling' && !this.#heardFrom.has(f))) {
         this.end('no response from the far end', { status: 408, reason: 'No response from destination' });
       }
+    });
+    this.#timer(this.#ctx.noAnswerTimeoutMs, () => {
+      if (this.#state !== 'confirmed') this.end('no answer', { status: 480, reason: 'No answer' });
     });
   }
 
@@ -324,7 +329,6 @@ export class Call {
     session.on('reinvite', (req, tx, sdp) => this.#serialize(() => this.#reoffer(side, session, req, tx, sdp, 'INVITE')));
     session.on('update', (req, tx, sdp) => this.#serialize(() => this.#reoffer(side, session, req, tx, sdp, 'UPDATE')));
     session.on('info', (req, tx) => this.#info(side, session, req, tx));
-    session.on('options', (_req, tx) => session.respond(tx, 200));
   }
 
   #serialize(work: () => Promise<void>): void {

@@ -204,6 +204,7 @@ function valueAt(config: unknown, key: string): unknown {
 /** One of every list element, with only its required keys, so element defaults can be read back. */
 const MINIMAL = {
   sip: { listeners: [{ protocol: 'udp' }] },
+  media: { nodes: [{ ng: 'udp:127.0.0.1:2223' }] },
   users: [{ name: 'u', password: 'p' }],
   trunks: [{ name: 't', host: '127.0.0.1' }],
   routes: { inbound: [{ match: 'x', users: ['u'] }], outbound: [{ match: 'x', trunk: 't' }] },

@@ -22,7 +22,7 @@ import { haveTool } from '../support/tools.ts';
 import { describeWithKamailio, ngCommandsFor } from './helpers/kamailio-suite.ts';
 import { NODE, ROOT, kamailioArgs } from './helpers/processes.ts';
 
-vi.setConfig({ testTimeout: 60_000, hookTimeout: 120_000 });
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 /** Fixed ports: the namespace is ours alone. */
 const PORTS = { sip: 5060, ws: 8088, ng: 2223, trunk: 5080, trunkMedia: 6000, mediaMin: 30000, mediaMax: 30099 } as const;
@@ -76,7 +76,7 @@ describeWithKamailio(
       const listening = JSON.parse(await page.waitForLine((l) => l.includes('"listening"'), 'the page server listening')) as { listening: number };
       pageUrl = `http://127.0.0.1:${listening.listening}/`;
       browser = await launchBrowser(ns);
-    });
+    }, 660_000); // the e2e lock may be held by another e2e file for minutes
 
     afterAll(async () => {
       try {
@@ -137,10 +137,8 @@ describeWithKamailio(
         await phone.waitFor('call', 'idle');
         await expect.poll(async () => (await ng({ command: 'list' }))['calls'], { timeout: 5000 }).toEqual([]);
         // The node's log may lag its UDP replies: wait for the delete line.
-        const commands = await expect
-          .poll(() => ngCommandsFor(node, callId), { timeout: 5000 })
-          .toContain('delete')
-          .then(() => ngCommandsFor(node, callId));
+        let commands: string[] = [];
+        await expect.poll(() => (commands = ngCommandsFor(node, callId)), { timeout: 5000 }).toContain('delete');
         expect(commands[0]).toBe('offer');
         expect(commands).toContain('answer');
         expect(commands.at(-1)).toBe('delete');

@@ -4,37 +4,52 @@
  * restricted to loopback) registers with Kamailio and calls a SIPp trunk that echoes RTP. Kamailio's
  * rtpengine_offer/answer make the node bridge DTLS-SRTP ↔ RTP/AVP; audio goes both ways (the phone's markers come
  * back through node → SIPp → node); hanging up (BYE), being refused (486) or cancelling (CANCEL) makes Kamailio's
- * rtpengine_delete() reach the node, which then holds nothing.
+ * rtpengine_delete() reach the node, which then holds nothing. The other direction too: SIPp calls the registered
+ * phone through Kamailio. A relay between Kamailio and the node keeps what Kamailio really sent over ng: every
+ * datagram must parse on our node without a warning (and can be saved as fixtures, see fixtures/README.md).
  *
  * The same flow from headless Chromium inside a network namespace: kamailio-browser.e2e.test.ts.
  */
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { BencodeDict } from '../../src/ng/bencode.ts';
 import { NgClient, parseQueryReply } from '../../src/ng/ng-client.ts';
+import { parseNgCommand } from '../../src/ng/ng-command.ts';
 import { TestPhone } from '../support/test-phone.ts';
 import { freePort, startSipp, waitFor, type SippPeer } from '../gateway/harness.ts';
 import { describeWithKamailio, ngCommandsFor } from './helpers/kamailio-suite.ts';
+import { startNgRelay, type NgRelay } from './helpers/ng-relay.ts';
 import { startKamailio, startMediaNode, stopAll, type KamailioProcess, type MediaNodeProcess } from './helpers/processes.ts';
 
 vi.setConfig({ testTimeout: 45_000, hookTimeout: 45_000 });
+
+/** UPDATE_INTERCONNECT_FIXTURES=1 saves the ng datagrams Kamailio sent as fixtures (kamailio-fixtures.test.ts). */
+const FIXTURES = path.join(import.meta.dirname, 'fixtures');
+const saveFixtures = process.env['UPDATE_INTERCONNECT_FIXTURES'] === '1';
 
 describeWithKamailio('Kamailio (rtpengine module) drives our media node: WebSocket phone ↔ SIPp trunk', () => {
   let node: MediaNodeProcess;
   let kamailio: KamailioProcess;
   let ng: NgClient;
+  /** Between Kamailio and the node: every ng datagram Kamailio sent, as it sent it. */
+  let relay: NgRelay;
   let phone: TestPhone;
   let trunkPort: number;
   const sipps: SippPeer[] = [];
 
   beforeAll(async () => {
-    const mediaMin = 42000 + 200 * Math.floor(Math.random() * 40);
+    // 30000-39999 here, 40000-49999 in two-nodes.test.ts, 50000+ in the gateway harness: no two files share a range.
+    const mediaMin = 30000 + 200 * Math.floor(Math.random() * 50);
     // The node first: Kamailio pings it once at start-up and disables a node that does not answer.
     node = await startMediaNode({ ngPort: await freePort(), portMin: mediaMin, portMax: mediaMin + 99, logLevel: 'debug' });
+    relay = await startNgRelay({ host: '127.0.0.1', port: node.ngPort });
     trunkPort = await freePort();
     const started = Date.now();
     kamailio = await startKamailio({
       sipPort: await freePort(),
       wsPort: await freePort(),
-      ng: node.ng,
+      ng: relay.ng,
       trunk: `sip:127.0.0.1:${trunkPort}`,
     });
     console.info(`[kamailio] started and answering in ${Date.now() - started} ms`);
@@ -51,13 +66,23 @@ describeWithKamailio('Kamailio (rtpengine module) drives our media node: WebSock
   afterAll(async () => {
     await phone?.close();
     await ng?.close();
+    await relay?.close();
     if (kamailio) {
       const exit = await kamailio.stop();
-      // SIGTERM makes Kamailio exit by itself: no SIGKILL needed.
-      expect(exit.signal === null || exit.signal === 'SIGTERM').toBe(true);
+      // Kamailio ends on SIGTERM by itself (the SIGKILL fallback is not needed).
+      expect(exit, kamailio.process.output(2000)).toEqual({ code: 0, signal: null });
     }
     await stopAll();
   });
+
+  /** What Kamailio sent for one call and command; each must parse on our node without a single warning. */
+  function kamailioSent(command: string, callId: string, fixture?: string): BencodeDict {
+    const message = relay.requests(command, callId)[0];
+    expect(message?.dict, `Kamailio sent no ${command} for ${callId}`).toBeDefined();
+    expect(parseNgCommand(message!.dict!)).toMatchObject({ command, warnings: [] });
+    if (saveFixtures && fixture !== undefined) writeFileSync(path.join(FIXTURES, fixture), message!.raw);
+    return message!.dict!;
+  }
 
   const nodeCalls = async (): Promise<string[]> => (await ng.request({ command: 'list' }))['calls'] as string[];
 
@@ -118,6 +143,14 @@ describeWithKamailio('Kamailio (rtpengine module) drives our media node: WebSock
       expect(commands[0]).toBe('offer');
       expect(commands).toContain('answer');
       expect(commands.at(-1)).toBe('delete');
+      // Kamailio 5.6's own words for the classic flags (what RemoteMediaNode sends for the same jobs).
+      expect(kamailioSent('offer', call.callId, 'kamailio-5.6-offer-to-plain.bencode')).toMatchObject({
+        ICE: 'remove', 'transport-protocol': 'RTP/AVP', replace: ['origin', 'session-connection'], 'from-tag': call.localTag,
+      });
+      expect(kamailioSent('answer', call.callId, 'kamailio-5.6-answer-to-webrtc.bencode')).toMatchObject({
+        ICE: 'force', DTLS: 'passive', 'transport-protocol': 'UDP/TLS/RTP/SAVPF', 'from-tag': call.localTag,
+      });
+      kamailioSent('delete', call.callId, 'kamailio-5.6-delete.bencode');
       await uas.succeeded(10_000);
       console.info(
         `[kamailio] INVITE→200 through Kamailio + node: ${setupMs} ms; 25 packets echoed back ${audioMs} ms after sending began ` +
@@ -159,6 +192,10 @@ describeWithKamailio('Kamailio (rtpengine module) drives our media node: WebSock
       expect(commands[0]).toBe('offer');
       expect(commands).toContain('answer');
       expect(commands.at(-1)).toBe('delete');
+      expect(kamailioSent('offer', call.callId, 'kamailio-5.6-offer-to-webrtc.bencode')).toMatchObject({
+        ICE: 'force', DTLS: 'passive', 'transport-protocol': 'UDP/TLS/RTP/SAVPF',
+      });
+      expect(kamailioSent('answer', call.callId, 'kamailio-5.6-answer-to-plain.bencode')).toMatchObject({ ICE: 'remove', 'transport-protocol': 'RTP/AVP' });
       await uac.succeeded(10_000);
     } catch (error) {
       throw diagnose(error, uac);

@@ -158,6 +158,50 @@ describe('NgClient retransmission and deadline (RFC-less, as Kamailio send_rtpp_
   });
 });
 
+describe('NgClient send window', () => {
+  it('keeps at most maxInFlight requests on the wire; the next one goes out when one is answered', async () => {
+    const peer = await rawPeer();
+    const c = await client(peer.port, { maxInFlight: 2 });
+    const replies = [1, 2, 3, 4].map(() => c.request({ command: 'ping' }));
+    await peer.arrived(2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(peer.received).toHaveLength(2);
+    expect(c.pending).toBe(4);
+    const answer = (d: { cookie: string; port: number }) => peer.reply(d, `${d.cookie} d6:result4:ponge`);
+    answer(peer.received[0]!);
+    await peer.arrived(3);
+    answer(peer.received[1]!);
+    answer(peer.received[2]!);
+    await peer.arrived(4);
+    answer(peer.received[3]!);
+    expect((await Promise.all(replies)).map((r) => r['result'])).toEqual(['pong', 'pong', 'pong', 'pong']);
+    expect(new Set(peer.received.map((d) => d.cookie)).size).toBe(4);
+  });
+
+  it("a queued request's deadline runs while it waits", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const peer = await rawPeer();
+    const c = await client(peer.port, { maxInFlight: 1, timeoutMs: 1000 });
+    const first = c.request({ command: 'ping' }).catch((e: unknown) => e);
+    const queued = c.request({ command: 'list' }).catch((e: unknown) => e);
+    await peer.arrived(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await first).toMatchObject({ code: 'NG_TIMEOUT' });
+    expect(await queued).toMatchObject({ code: 'NG_TIMEOUT' });
+    expect(peer.received.map((d) => (decodeBencode(d.body) as { command: string }).command)).not.toContain('list');
+    expect(c.pending).toBe(0);
+  });
+
+  it('a burst of 2000 requests to a real ng server all get their reply (no receive-buffer overflow)', async () => {
+    const { addresses } = await start();
+    const c = await client(addresses.udp[0]!.port);
+    const started = Date.now();
+    const results = await Promise.allSettled(Array.from({ length: 2000 }, () => c.request({ command: 'list' })));
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(0);
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+});
+
 describe('NgClient with a hostile or broken peer', () => {
   it('drops datagrams without a cookie or with an unknown cookie, and still gets its reply', async () => {
     const peer = await rawPeer();

@@ -216,10 +216,13 @@ describe('MediaDispatcher health: ng ping every second, N misses take a node out
     const silent = node('silent');
     silent.health.up = false;
     const local: DispatchNode = { name: 'local', media: new RecordingMedia() };
-    const d = await dispatcher([silent.entry, local], { maxMissedPings: 1 });
+    const d = await dispatcher([silent.entry, local]);
     expect(d.status().map((s) => [s.name, s.state])).toEqual([['silent', 'down'], ['local', 'up']]);
     await d.offer('c1', 'f', OFFER, TO_PLAIN);
     expect(d.nodeOf('c1')).toBe('local');
+    silent.health.up = true;
+    await d.checkHealth();
+    expect(d.status()[0]).toMatchObject({ state: 'up', missedPings: 0 });
   });
 });
 

@@ -1,0 +1,433 @@
+/**
+ * The client side of rtpengine's ng control protocol over UDP: what Kamailio's rtpengine module does
+ * (send_rtpp_command() in src/modules/rtpengine/rtpengine.c), for a gateway that drives remote media nodes.
+ *
+ *   request(dict) ─▶ `cookie SP bencode` ─▶ sent, retransmitted with the SAME cookie until a reply comes or the
+ *   deadline passes (the server's cookie cache answers a retransmission with the first reply, so a command never
+ *   runs twice) ─▶ reply `cookie SP dict` matched by cookie ─▶ `result: ok|pong` resolves, `result: error` rejects.
+ *
+ * Retransmission backs off: first after `retransmitMs`, then doubling up to `maxRetransmitMs` (Kamailio retries
+ * at a fixed rtpengine_tout_ms; doubling keeps a loaded node from being flooded while it works through a queue).
+ * The socket is connect()ed to the node, so the kernel only hands us datagrams from it. Nothing the node sends
+ * can throw out of here: a datagram without a known cookie is dropped, an undecodable reply rejects only the
+ * request it names. The reply readers at the end turn `query`/`statistics`/`list` replies back into the media
+ * API's types (the inverse of ng-reply.ts).
+ */
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { isIP, isIPv6, type AddressInfo } from 'node:net';
+import { GatewayError } from '../errors.ts';
+import { logger } from '../log.ts';
+import { encodeBencode } from './bencode.ts';
+import type { LegStats, MediaStatistics, SessionStats } from '../rtp-bridge/media-api.ts';
+import type { BencodeDict, BencodeInput, BencodeValue } from './bencode.ts';
+import { decodeNgBody, frameNgMessage, splitCookie } from './ng-message.ts';
+
+export type NgClientErrorCode =
+  /** No reply before the deadline (the node is down, overloaded, or the address is wrong). */
+  | 'NG_TIMEOUT'
+  /** The client was closed while the request waited. */
+  | 'NG_CLOSED'
+  /** A reply with our cookie that is not an ng reply dictionary. */
+  | 'NG_BAD_REPLY'
+  /** The node answered `result: error`; `reason` is its `error-reason`. */
+  | 'NG_REMOTE_ERROR'
+  /** `maxPending` requests are already waiting: refused without sending (backpressure). */
+  | 'NG_BUSY'
+  /** An ng address that is not `udp:IP:PORT` / `udp6:[IP]:PORT`. */
+  | 'NG_ADDRESS';
+
+export class NgClientError extends GatewayError {
+  declare readonly code: NgClientErrorCode;
+  /** The reply dictionary for NG_REMOTE_ERROR. */
+  readonly reply: BencodeDict | undefined;
+
+  constructor(code: NgClientErrorCode, message: string, reply?: BencodeDict) {
+    super(code, message);
+    this.reply = reply;
+  }
+}
+
+export interface NgAddress {
+  transport: 'udp';
+  host: string;
+  port: number;
+}
+
+/**
+ * Kamailio's rtpengine_sock syntax for UDP: `udp:127.0.0.1:2223`, `udp6:[::1]:2223` (also `udp:[::1]:2223`).
+ * Only IP literals: a media node is addressed exactly, and nothing here resolves names.
+ */
+export function parseNgAddress(value: string): NgAddress {
+  const m = /^(udp6?):(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
+  const host = m?.[2] ?? m?.[3];
+  const port = Number(m?.[4]);
+  if (m === null || host === undefined || isIP(host) === 0 || !(port > 0 && port < 65536)) {
+    throw new NgClientError('NG_ADDRESS', `ng address ${JSON.stringify(value)}: expected udp:IP:PORT or udp6:[IPv6]:PORT`);
+  }
+  if (m[1] === 'udp6' && !isIPv6(host)) throw new NgClientError('NG_ADDRESS', `ng address ${JSON.stringify(value)}: udp6 needs an IPv6 address`);
+  if (m[2] !== undefined && !isIPv6(host)) throw new NgClientError('NG_ADDRESS', `ng address ${JSON.stringify(value)}: brackets are for IPv6`);
+  return { transport: 'udp', host, port };
+}
+
+export function formatNgAddress(address: NgAddress): string {
+  return isIPv6(address.host) ? `udp6:[${address.host}]:${address.port}` : `udp:${address.host}:${address.port}`;
+}
+
+export interface NgClientOptions {
+  /** The node: `udp:127.0.0.1:2223` or a parsed address. */
+  address: string | NgAddress;
+  /**
+   * Local address to bind. Default: the loopback address when the node is on loopback (so a client for a local
+   * node never binds a public interface), else the wildcard of the node's family.
+   */
+  bindAddress?: string;
+  /** Deadline of one request, retransmissions included (default 3000 ms). */
+  timeoutMs?: number;
+  /** First retransmission after this long (default 500 ms); then doubling. */
+  retransmitMs?: number;
+  /** Longest gap between two retransmissions (default 2000 ms). */
+  maxRetransmitMs?: number;
+  /** Requests waiting at once; more are refused at once with NG_BUSY (default 4096). */
+  maxPending?: number;
+  /**
+   * Requests on the wire at once (default 64); the others wait their turn, their deadline running. A burst of
+   * hundreds of datagrams overflows the receive buffers at both ends, and retransmitting them all in step
+   * overflows them again: a window keeps the burst a node must absorb bounded.
+   */
+  maxInFlight?: number;
+}
+
+export interface NgRequestOptions {
+  /** Overrides the client's deadline for this request. */
+  timeoutMs?: number;
+}
+
+/** A request dictionary: `command` plus whatever the command takes; undefined values are left out. */
+export type NgRequest = { readonly command: string } & { readonly [key: string]: BencodeInput | undefined };
+
+interface Pending {
+  readonly cookie: string;
+  readonly datagram: Buffer;
+  readonly deadline: number;
+  readonly command: string;
+  /** Sent at least once (else waiting in the queue for a place in the window). */
+  sent: boolean;
+  nextGapMs: number;
+  /** The retransmission timer once sent, the deadline timer while queued. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  resolve(reply: BencodeDict): void;
+  reject(error: NgClientError): void;
+}
+
+const log = logger.child({ component: 'ng-client' });
+
+export class NgClient {
+  readonly address: NgAddress;
+  readonly #socket: dgram.Socket;
+  readonly #options: Required<Omit<NgClientOptions, 'address' | 'bindAddress'>>;
+  readonly #pending = new Map<string, Pending>();
+  /** Requests waiting for a place in the window, oldest first. */
+  readonly #queue: Pending[] = [];
+  #inFlight = 0;
+  /** Cookies are `<random>_<seq>`, like Kamailio's `<server id>_<random>_<seq>`: unique per client run. */
+  readonly #prefix = randomBytes(4).toString('hex');
+  #seq = 0;
+  #closed = false;
+  /** Datagrams that matched no waiting request (late replies to a timed-out request, duplicates). */
+  strayReplies = 0;
+
+  private constructor(address: NgAddress, socket: dgram.Socket, options: NgClientOptions) {
+    this.address = address;
+    this.#socket = socket;
+    this.#options = {
+      timeoutMs: options.timeoutMs ?? 3000,
+      retransmitMs: options.retransmitMs ?? 500,
+      maxRetransmitMs: options.maxRetransmitMs ?? 2000,
+      maxPending: options.maxPending ?? 4096,
+      maxInFlight: options.maxInFlight ?? 64,
+    };
+    socket.on('message', (message) => this.#receive(message));
+    // ICMP port unreachable on a connected socket surfaces here (ECONNREFUSED): the node is not listening.
+    // Requests keep retransmitting until their deadline; the error itself is only worth a debug line.
+    socket.on('error', (err) => log.debug({ err, node: formatNgAddress(address) }, 'ng client socket error'));
+  }
+
+  /** Binds a UDP socket and connects it to the node (no datagram is sent until the first request). */
+  static async open(options: NgClientOptions): Promise<NgClient> {
+    const address = typeof options.address === 'string' ? parseNgAddress(options.address) : options.address;
+    const v6 = isIPv6(address.host);
+    const bind = options.bindAddress ?? defaultBind(address.host, v6);
+    const socket = dgram.createSocket(v6 ? 'udp6' : 'udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, bind, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(address.port, address.host, () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    return new NgClient(address, socket, options);
+  }
+
+  get local(): AddressInfo {
+    return this.#socket.address();
+  }
+
+  /** Requests waiting for a reply. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends one command and resolves with the reply dictionary when `result` is anything but `error`
+   * (`ok`, `pong`, or rtpengine's `load limit`). Rejects with NgClientError: NG_REMOTE_ERROR (with the
+   * node's `error-reason`), NG_TIMEOUT, NG_BAD_REPLY or NG_CLOSED.
+   */
+  request(dict: NgRequest, options: NgRequestOptions = {}): Promise<BencodeDict> {
+    if (this.#closed) return Promise.reject(new NgClientError('NG_CLOSED', 'the ng client is closed'));
+    if (this.#pending.size >= this.#options.maxPending) {
+      return Promise.reject(new NgClientError('NG_BUSY', `${this.#pending.size} ng requests already waiting for ${formatNgAddress(this.address)}`));
+    }
+    const cookie = `${this.#prefix}_${this.#seq++}`;
+    const datagram = frameNgMessage(cookie, encodeBencode(dict));
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+    return new Promise<BencodeDict>((resolve, reject) => {
+      const pending: Pending = {
+        cookie,
+        datagram,
+        deadline: Date.now() + timeoutMs,
+        command: dict.command,
+        sent: false,
+        nextGapMs: this.#options.retransmitMs,
+        timer: undefined,
+        resolve,
+        reject,
+      };
+      this.#pending.set(cookie, pending);
+      if (this.#inFlight < this.#options.maxInFlight) return this.#start(pending);
+      pending.timer = setTimeout(() => this.#timeout(pending), timeoutMs);
+      this.#queue.push(pending);
+    });
+  }
+
+  /** ng `ping`; resolves with the round trip in ms. */
+  async ping(timeoutMs?: number): Promise<number> {
+    const started = performance.now();
+    const reply = await this.request({ command: 'ping' }, timeoutMs === undefined ? {} : { timeoutMs });
+    if (reply['result'] !== 'pong') {
+      throw new NgClientError('NG_BAD_REPLY', `ping answered ${JSON.stringify(String(reply['result']))}, not pong`, reply);
+    }
+    return performance.now() - started;
+  }
+
+  /** Rejects every waiting request with NG_CLOSED and closes the socket. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    for (const pending of [...this.#pending.values()]) {
+      this.#settle(pending);
+      pending.reject(new NgClientError('NG_CLOSED', `the ng client was closed before ${pending.command} was answered`));
+    }
+    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+  }
+
+  /** Into the window: first send, retransmissions scheduled. */
+  #start(pending: Pending): void {
+    pending.sent = true;
+    this.#inFlight++;
+    this.#send(pending);
+    this.#schedule(pending);
+  }
+
+  #send(pending: Pending): void {
+    try {
+      this.#socket.send(pending.datagram, (err) => {
+        if (err) log.debug({ err, command: pending.command }, 'ng request not sent');
+      });
+    } catch (err) {
+      // Only after close(); the request has been rejected already.
+      log.debug({ err }, 'ng send after close');
+    }
+  }
+
+  /** Next retransmission, or the deadline when it comes first. */
+  #schedule(pending: Pending): void {
+    const left = pending.deadline - Date.now();
+    if (left <= 0) return this.#timeout(pending);
+    const gap = Math.min(pending.nextGapMs, left);
+    pending.timer = setTimeout(() => {
+      if (Date.now() >= pending.deadline) return this.#timeout(pending);
+      this.#send(pending);
+      pending.nextGapMs = Math.min(pending.nextGapMs * 2, this.#options.maxRetransmitMs);
+      this.#schedule(pending);
+    }, gap);
+  }
+
+  #timeout(pending: Pending): void {
+    this.#settle(pending);
+    pending.reject(new NgClientError('NG_TIMEOUT', `no reply to ${pending.command} from ${formatNgAddress(this.address)}`));
+  }
+
+  /** Done with a request (answered, timed out or closed): out of the map, its place in the window to the next. */
+  #settle(pending: Pending): void {
+    clearTimeout(pending.timer);
+    this.#pending.delete(pending.cookie);
+    if (!pending.sent) {
+      const at = this.#queue.indexOf(pending);
+      if (at >= 0) this.#queue.splice(at, 1);
+      return;
+    }
+    this.#inFlight--;
+    while (!this.#closed && this.#inFlight < this.#options.maxInFlight && this.#queue.length > 0) {
+      const next = this.#queue.shift()!;
+      clearTimeout(next.timer);
+      this.#start(next);
+    }
+  }
+
+  #receive(message: Buffer): void {
+    let cookie: string;
+    let body: Buffer;
+    try {
+      const frame = splitCookie(message);
+      cookie = frame.cookie.toString('latin1');
+      body = frame.body;
+    } catch {
+      this.strayReplies++;
+      return;
+    }
+    const pending = this.#pending.get(cookie);
+    if (pending === undefined) {
+      this.strayReplies++;
+      return;
+    }
+    this.#settle(pending);
+    let reply: BencodeDict;
+    try {
+      reply = decodeNgBody(body).dict;
+    } catch (err) {
+      pending.reject(new NgClientError('NG_BAD_REPLY', `undecodable reply to ${pending.command}: ${(err as Error).message}`));
+      return;
+    }
+    const result = reply['result'];
+    if (typeof result !== 'string') {
+      pending.reject(new NgClientError('NG_BAD_REPLY', `reply to ${pending.command} has no result`, reply));
+    } else if (result === 'error') {
+      const reason = reply['error-reason'];
+      const text = typeof reason === 'string' && reason !== '' ? reason : 'error without a reason';
+      pending.reject(new NgClientError('NG_REMOTE_ERROR', text, reply));
+    } else {
+      pending.resolve(reply);
+    }
+  }
+}
+
+function defaultBind(host: string, v6: boolean): string {
+  if (v6) return host === '::1' ? '::1' : '::';
+  return host.startsWith('127.') ? '127.0.0.1' : '0.0.0.0';
+}
+
+// ---------------------------------------------------------------------------------------- reply reading
+
+/** A `statistics` reply (ng-reply.ts statisticsReplyFields; rtpengine's "statistics Message") as MediaStatistics. */
+export function parseStatisticsReply(reply: BencodeDict): MediaStatistics {
+  const stats = dict(reply['statistics']);
+  const current = dict(stats?.['currentstatistics']);
+  const totals = dict(stats?.['totalstatistics']);
+  return {
+    sessions: num(current?.['sessionsown']) ?? num(current?.['sessionstotal']) ?? 0,
+    legs: num(current?.['legs']) ?? 0,
+    portsInUse: num(current?.['portsinuse']) ?? 0,
+    packetsRelayed: num(totals?.['relayedpackets']) ?? 0,
+  };
+}
+
+/** The Call-IDs of a `list` reply. */
+export function parseListReply(reply: BencodeDict): string[] {
+  return strings(reply['calls']);
+}
+
+function dict(value: BencodeValue | undefined): BencodeDict | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) ? value : undefined;
+}
+
+function num(value: BencodeValue | undefined): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
+function str(value: BencodeValue | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function strings(value: BencodeValue | undefined): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+function endpoint(value: BencodeValue | undefined): { address: string; port: number } | undefined {
+  const ep = dict(value);
+  const address = str(ep?.['address']);
+  const port = num(ep?.['port']);
+  return address === undefined || port === undefined ? undefined : { address, port };
+}
+
+/**
+ * A `query` reply (docs/ng_control_protocol.md, "query Message"; src/ng/ng-reply.ts writes ours) back into
+ * SessionStats: one leg per tag, from its first medium's first stream. Fields a node leaves out read as 0 or
+ * undefined; nothing in the reply can make this throw.
+ */
+export function parseQueryReply(callId: string, reply: BencodeDict, now: number): SessionStats {
+  const createdUs = num(reply['created_us']);
+  const created = num(reply['created']);
+  const legs: LegStats[] = [];
+  const tags = dict(reply['tags']) ?? {};
+  for (const [key, value] of Object.entries(tags)) {
+    const tag = dict(value);
+    if (tag === undefined) continue;
+    const medias = tag['medias'];
+    const media = dict(Array.isArray(medias) ? medias[0] : undefined);
+    const streams = media?.['streams'];
+    const stream = dict(Array.isArray(streams) ? streams[0] : undefined);
+    const stats = dict(stream?.['stats']);
+    const statsOut = dict(stream?.['stats_out']);
+    const lastPacket = num(stream?.['last packet']);
+    const protocol = str(media?.['protocol']) ?? '';
+    legs.push({
+      tag: str(tag['tag']) ?? key,
+      kind: /TLS|SAVP/i.test(protocol) ? 'webrtc' : 'plain',
+      local: { address: str(stream?.['local address']) ?? '', port: num(stream?.['local port']) ?? 0 },
+      remote: endpoint(stream?.['endpoint']),
+      state: str(media?.['state']) ?? '',
+      direction: str(media?.['direction']) ?? '',
+      packetsIn: num(stats?.['packets']) ?? 0,
+      packetsOut: num(statsOut?.['packets']) ?? 0,
+      bytesIn: num(stats?.['bytes']) ?? 0,
+      bytesOut: num(statsOut?.['bytes']) ?? 0,
+      lost: num(stream?.['packets lost']) ?? 0,
+      jitterMs: num(stream?.['jitter']) ?? 0,
+      rttMs: num(stream?.['rtt']),
+      dropped: num(stats?.['errors']) ?? 0,
+      lastPacketAgoMs: lastPacket === undefined ? undefined : Math.max(0, now - lastPacket * 1000),
+    });
+  }
+  const createdAt = createdUs !== undefined ? Math.floor(createdUs / 1000) : created !== undefined ? created * 1000 : now;
+  return { callId, createdAt, legs };
+}
