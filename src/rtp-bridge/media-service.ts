@@ -98,18 +98,23 @@ export class MediaService extends TypedEmitter<MediaEvents> implements MediaApi 
   async offer(callId: string, fromTag: string, sdp: string, flags: OfferFlags): Promise<string> {
     this.#checkOpen();
     const { kind, codecsFrom } = inspectOffer(sdp, flags);
-    await this.#settled(callId);
-    const existing = this.#sessions.get(callId);
-    if (existing !== undefined) return existing.offer(fromTag, sdp, kind, flags, codecsFrom);
-    this.#checkOpen();
-    const creation = this.#createSession(callId, fromTag, sdp, kind, flags, codecsFrom);
-    const settled = creation.then(
+    // Registered before the first await: a delete() arriving while the legs are being made must find this work
+    // and wait for it, or the session it creates would outlive its call until the media timeout.
+    const prior = this.#creating.get(callId);
+    const work = (async () => {
+      if (prior !== undefined) await prior;
+      const existing = this.#sessions.get(callId);
+      if (existing !== undefined) return existing.offer(fromTag, sdp, kind, flags, codecsFrom);
+      this.#checkOpen();
+      return this.#createSession(callId, fromTag, sdp, kind, flags, codecsFrom);
+    })();
+    const settled = work.then(
       () => {},
       () => {},
     );
     this.#creating.set(callId, settled);
     try {
-      return await creation;
+      return await work;
     } finally {
       if (this.#creating.get(callId) === settled) this.#creating.delete(callId);
     }

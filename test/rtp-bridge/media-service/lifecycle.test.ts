@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { MediaService } from '../../../src/rtp-bridge/media-service.ts';
 import { browserOffer, createBrowser, countedPayload, rtpPacket, sdpPort, sleep, Trunk, trunkSdp, waitFor } from './helpers.ts';
 
@@ -165,5 +166,22 @@ describe('session lifecycle', () => {
       code: 'NO_COMMON_CODEC',
     });
     expect(await media.list()).toEqual(['call-1', 'call-2']);
+  });
+});
+
+describe('delete during offer', () => {
+  it('a delete() issued while the offer is still making its legs releases what the offer made', async () => {
+    const offer = readFileSync(new URL('../../fixtures/sdp/sipp-uac-offer.sdp', import.meta.url), 'utf8').replace(/^#.*\n/gm, '');
+    const media = await MediaService.create({ bindAddress: '127.0.0.1', portMin: 22600, portMax: 22699 });
+    try {
+      const pending = media.offer('race-1', 'a', offer, { to: 'plain' });
+      const deleted = media.delete('race-1');
+      await pending.catch(() => undefined);
+      await deleted;
+      expect(await media.list()).toEqual([]);
+      expect(media.portsInUse).toBe(0);
+    } finally {
+      await media.close();
+    }
   });
 });
