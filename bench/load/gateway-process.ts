@@ -1,0 +1,159 @@
+/**
+ * The gateway under load, in its own process: the real entry point (`node src/main.ts --config <tmp>.yaml`),
+ * logging at `info` (what production runs) into a file. Its CPU (utime + stime of all its threads) and VmRSS come
+ * from /proc/<pid>; nothing else runs in it — the built-in services peer is disabled and the far end is the
+ * separate echo trunk process (bench/load/echo-trunk.ts).
+ *
+ * Config: users `load0…` (password digest, a dial pattern for the benchmark's numbers, limits far above the
+ * load), one UDP trunk `echo` pointing at the echo trunk, the outbound route `7` + 8 digits → echo unchanged.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../call-setup-gateway.ts';
+export { cpuMs, rssBytes } from '../call-setup-gateway.ts';
+import { memoryAfterGc, type MemorySample } from '../inspector-memory.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+export const LOAD_PASSWORD = 'load-bench-secret';
+export const DIAL_PATTERN = '7\\d{8}';
+
+export interface GatewayProcessOptions {
+  readonly users: number;
+  readonly trunkPort: number;
+  readonly mediaPorts: { readonly min: number; readonly max: number };
+  readonly logLevel: string;
+  /** Write a V8 CPU profile into this directory when the gateway exits (SIGTERM → graceful exit). */
+  readonly profileDir?: string;
+  /** Extra Node flags for the gateway. */
+  readonly nodeFlags?: readonly string[];
+}
+
+export interface GatewayProcess {
+  readonly pid: number;
+  readonly wsUrl: string;
+  readonly domain: string;
+  readonly logFile: string;
+  /** Forced full GC through the inspector, then process.memoryUsage() inside the gateway. */
+  memory(): Promise<MemorySample | undefined>;
+  /** Warn-or-worse log lines by message. */
+  logProblems(): Map<string, number>;
+  stop(): Promise<void>;
+}
+
+export function userName(i: number): string {
+  return `load${i}`;
+}
+
+function config(o: GatewayProcessOptions, sipPort: number, httpPort: number): string {
+  const lines = [
+    `http: { host: 127.0.0.1, port: ${httpPort}, publicDir: ${JSON.stringify(path.join(REPO, 'public'))}, maxConnectionsPerAddress: ${o.users + 16}, idleTimeout: 3600 }`,
+    'sip:',
+    '  listeners:',
+    `    - { protocol: udp, host: 127.0.0.1, port: ${sipPort} }`,
+    `media: { bindAddress: 127.0.0.1, ports: { min: ${o.mediaPorts.min}, max: ${o.mediaPorts.max} }, timeout: 60 }`,
+    'services: { enabled: false }',
+    'limits: { callsPerMinutePerUser: 1000000, maxCallDuration: 86400 }',
+    `logLevel: ${o.logLevel}`,
+    'trunks:',
+    `  - { name: echo, host: 127.0.0.1, port: ${o.trunkPort}, allowedSources: [127.0.0.1/32], maxCalls: 1000000 }`,
+    'routes:',
+    '  outbound:',
+    `    - { match: ${JSON.stringify(DIAL_PATTERN)}, trunk: echo }`,
+    'users:',
+  ];
+  for (let i = 0; i < o.users; i++) {
+    lines.push(`  - { name: ${userName(i)}, password: ${LOAD_PASSWORD}, maxCalls: 1000000, dialPatterns: [${JSON.stringify(DIAL_PATTERN)}] }`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function waitForLine(file: string, text: string, child: ChildProcess, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`gateway exited during start-up (${child.exitCode}): ${readFileSync(file, 'utf8').slice(-2000)}`);
+    if (existsSync(file) && readFileSync(file, 'utf8').includes(text)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`gateway did not log "${text}" within ${ms} ms: ${readFileSync(file, 'utf8').slice(-2000)}`);
+}
+
+export async function startGatewayProcess(o: GatewayProcessOptions): Promise<GatewayProcess> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-load-'));
+  const [sipPort, httpPort, inspectPort] = [await freePort(), await freePort(), await freePort()];
+  const configFile = path.join(dir, 'gateway.yaml');
+  const logFile = path.join(dir, 'gateway.log');
+  writeFileSync(configFile, config(o, sipPort, httpPort));
+  const log = openSync(logFile, 'w');
+  const execArgv = [
+    `--inspect=127.0.0.1:${inspectPort}`,
+    ...(o.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`]),
+    ...(o.nodeFlags ?? []),
+  ];
+  const env = { ...process.env };
+  delete env.LOG_LEVEL; // the config's logLevel decides
+  const child = spawn(process.execPath, [...execArgv, path.join(REPO, 'src/main.ts'), '--config', configFile], { cwd: REPO, env, stdio: ['ignore', log, log] });
+  closeSync(log);
+  try {
+    // 'gateway listening' is an info line; at warn and above the WebSocket port answering says the same.
+    if (['info', 'debug', 'trace'].includes(o.logLevel)) await waitForLine(logFile, 'gateway listening', child, 30_000);
+    else await waitForTcp(httpPort, child, 30_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    pid: child.pid!,
+    wsUrl: `ws://127.0.0.1:${httpPort}/sip`,
+    domain: '127.0.0.1',
+    logFile,
+    memory: () => memoryAfterGc(inspectPort).catch(() => undefined),
+    logProblems() {
+      const problems = new Map<string, number>();
+      if (!existsSync(logFile)) return problems;
+      for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        try {
+          const entry = JSON.parse(line) as { level?: number; msg?: string };
+          if ((entry.level ?? 0) >= 40) problems.set(entry.msg ?? '?', (problems.get(entry.msg ?? '?') ?? 0) + 1);
+        } catch {
+          // a line torn by a concurrent write
+        }
+      }
+      return problems;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (process.env.BENCH_KEEP_LOGS === undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForTcp(port: number, child: ChildProcess, ms: number): Promise<void> {
+  const net = await import('node:net');
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`gateway exited during start-up (${child.exitCode})`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`gateway did not listen on ${port} within ${ms} ms`);
+}
