@@ -29,7 +29,6 @@ import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { TrunkUac } from './call-setup-uac.ts';
 import { AnsweringAgent, type AgentTimeline } from './call-setup-agent.ts';
 import { didFor, freePort, rssBytes, startGatewayChild, startRelayChild, type SystemUnderTest } from './call-setup-gateway.ts';
@@ -39,32 +38,9 @@ import { runSippCheck, type SippCheck } from './call-setup-sipp.ts';
 import { latestProfile, summarizeProfile, type ProfileSummary } from './cpu-profile.ts';
 import { describeMachine, loadAverage, type LoadAverage } from './machine.ts';
 import { writeCallSetupSection } from './call-setup-report.ts';
+import { callSetupOptionsFromArgs, commandLine, resolveOptions, type CallSetupOptions, type ResolvedOptions } from './call-setup-options.ts';
 
-export interface CallSetupOptions {
-  readonly rate?: number;
-  readonly seconds?: number;
-  readonly warmupSeconds?: number;
-  readonly holdMs?: number;
-  readonly agents?: number;
-  readonly runs?: number;
-  readonly ramp?: boolean;
-  readonly rampStart?: number;
-  readonly rampStep?: number;
-  readonly rampSeconds?: number;
-  readonly rampMax?: number;
-  readonly baseline?: boolean;
-  /** Length of the cold-start phase (0: none). */
-  readonly coldSeconds?: number;
-  /** Wait after the fixed-rate phase before the "after" memory reading; > 64×T1 (32 s). */
-  readonly settleSeconds?: number;
-  readonly logLevel?: string;
-  readonly profile?: boolean;
-  readonly sipp?: boolean;
-  readonly docs?: boolean;
-  /** The command line to print in the docs (the runner passes its own). */
-  readonly command?: string;
-  readonly onProgress?: (line: string) => void;
-}
+export { callSetupOptionsFromArgs, type CallSetupOptions };
 
 export interface CallSetupRun {
   readonly load: LoadAverage;
@@ -101,7 +77,7 @@ export interface CallSetupRun {
 
 export interface CallSetupResult {
   readonly bench: 'call-setup';
-  readonly options: Required<Omit<CallSetupOptions, 'onProgress' | 'command'>>;
+  readonly options: ResolvedOptions;
   readonly command: string;
   readonly runs: readonly CallSetupRun[];
   readonly profile: ProfileSummary | undefined;
@@ -113,29 +89,6 @@ const PASSWORD = 'bench-secret';
 const MEDIA_PORTS = { min: 10000, max: 17999 };
 const thisFile = fileURLToPath(import.meta.url);
 
-function resolveOptions(o: CallSetupOptions): Required<Omit<CallSetupOptions, 'onProgress' | 'command'>> {
-  return {
-    rate: o.rate ?? 200,
-    seconds: o.seconds ?? 20,
-    warmupSeconds: o.warmupSeconds ?? 10,
-    holdMs: o.holdMs ?? 1000,
-    agents: o.agents ?? 20,
-    runs: o.runs ?? 3,
-    ramp: o.ramp ?? true,
-    rampStart: o.rampStart ?? 100,
-    rampStep: o.rampStep ?? 100,
-    rampSeconds: o.rampSeconds ?? 5,
-    rampMax: o.rampMax ?? 2000,
-    baseline: o.baseline ?? true,
-    settleSeconds: o.settleSeconds ?? 35,
-    coldSeconds: o.coldSeconds ?? 10,
-    logLevel: o.logLevel ?? 'info',
-    profile: o.profile ?? false,
-    sipp: o.sipp ?? false,
-    docs: o.docs ?? true,
-  };
-}
-
 interface Rig {
   readonly sut: SystemUnderTest;
   readonly uac: TrunkUac;
@@ -145,7 +98,7 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function rig(sut: SystemUnderTest, o: ReturnType<typeof resolveOptions>): Promise<Rig> {
+async function rig(sut: SystemUnderTest, o: ResolvedOptions): Promise<Rig> {
   const timeline: AgentTimeline = { inviteReceivedAt: [], okSentAt: [] };
   const agentNames = Array.from({ length: o.agents }, (_, i) => `agent${i}`);
   const mediaPort = await freePort();
@@ -172,7 +125,7 @@ async function rig(sut: SystemUnderTest, o: ReturnType<typeof resolveOptions>): 
   };
 }
 
-function gatewayOptions(o: ReturnType<typeof resolveOptions>, profileDir?: string): Parameters<typeof startGatewayChild>[0] {
+function gatewayOptions(o: ResolvedOptions, profileDir?: string): Parameters<typeof startGatewayChild>[0] {
   return {
     agents: Array.from({ length: o.agents }, (_, i) => `agent${i}`),
     password: PASSWORD,
@@ -184,7 +137,7 @@ function gatewayOptions(o: ReturnType<typeof resolveOptions>, profileDir?: strin
 
 async function phase(
   r: Rig,
-  o: ReturnType<typeof resolveOptions>,
+  o: ResolvedOptions,
   rate: number,
   seconds: number,
   warmupSeconds: number,
@@ -206,7 +159,7 @@ function describe(p: PhaseResult): string {
     `${p.clean ? '' : '  [not clean]'}`;
 }
 
-async function oneRun(o: ReturnType<typeof resolveOptions>, say: (s: string) => void): Promise<CallSetupRun> {
+async function oneRun(o: ResolvedOptions, say: (s: string) => void): Promise<CallSetupRun> {
   const load = loadAverage();
   let baseline: PhaseResult | undefined;
   if (o.baseline) {
@@ -305,7 +258,7 @@ async function oneRun(o: ReturnType<typeof resolveOptions>, say: (s: string) => 
   }
 }
 
-async function profiledPhase(o: ReturnType<typeof resolveOptions>, say: (s: string) => void): Promise<ProfileSummary | undefined> {
+async function profiledPhase(o: ResolvedOptions, say: (s: string) => void): Promise<ProfileSummary | undefined> {
   const dir = path.join(os.tmpdir(), `call-setup-prof-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -356,58 +309,6 @@ export async function benchCallSetup(options: CallSetupOptions = {}): Promise<Ca
   };
   if (o.docs) writeCallSetupSection(result, describeMachine());
   return result;
-}
-
-function commandLine(o: ReturnType<typeof resolveOptions>): string {
-  const parts = ['node bench/call-setup.bench.ts', `--rate ${o.rate}`, `--seconds ${o.seconds}`, `--runs ${o.runs}`, `--hold-ms ${o.holdMs}`, `--agents ${o.agents}`];
-  if (o.ramp) parts.push(`--ramp-start ${o.rampStart} --ramp-step ${o.rampStep} --ramp-seconds ${o.rampSeconds}`);
-  else parts.push('--no-ramp');
-  if (!o.baseline) parts.push('--no-baseline');
-  if (o.coldSeconds !== 10) parts.push(`--cold-seconds ${o.coldSeconds}`);
-  if (o.warmupSeconds !== 10) parts.push(`--warmup-seconds ${o.warmupSeconds}`);
-  if (o.settleSeconds !== 35) parts.push(`--settle-seconds ${o.settleSeconds}`);
-  if (o.logLevel !== 'info') parts.push(`--log-level ${o.logLevel}`);
-  if (o.profile) parts.push('--profile');
-  if (o.sipp) parts.push('--sipp');
-  return parts.join(' ');
-}
-
-/** Options from a command line (shared with bench/run.ts, which passes the call-setup flags through). */
-export function callSetupOptionsFromArgs(argv: readonly string[]): CallSetupOptions {
-  const { values } = parseArgs({
-    args: [...argv],
-    strict: false,
-    options: {
-      rate: { type: 'string' }, seconds: { type: 'string' }, runs: { type: 'string' }, 'hold-ms': { type: 'string' },
-      agents: { type: 'string' }, 'ramp-start': { type: 'string' }, 'ramp-step': { type: 'string' },
-      'ramp-seconds': { type: 'string' }, 'ramp-max': { type: 'string' }, 'no-ramp': { type: 'boolean' },
-      'no-baseline': { type: 'boolean' }, 'cold-seconds': { type: 'string' }, 'warmup-seconds': { type: 'string' }, 'settle-seconds': { type: 'string' }, 'log-level': { type: 'string' }, profile: { type: 'boolean' },
-      sipp: { type: 'boolean' }, quick: { type: 'boolean' }, 'no-docs': { type: 'boolean' },
-    },
-  });
-  const num = (v: unknown): number | undefined => (typeof v === 'string' ? Number(v) : undefined);
-  const quick = values.quick === true;
-  const out: Record<string, unknown> = {
-    rate: num(values.rate),
-    seconds: num(values.seconds) ?? (quick ? 5 : undefined),
-    runs: num(values.runs) ?? (quick ? 1 : undefined),
-    holdMs: num(values['hold-ms']),
-    agents: num(values.agents),
-    rampStart: num(values['ramp-start']),
-    rampStep: num(values['ramp-step']),
-    rampSeconds: num(values['ramp-seconds']) ?? (quick ? 3 : undefined),
-    rampMax: num(values['ramp-max']),
-    ramp: values['no-ramp'] === true ? false : undefined,
-    baseline: values['no-baseline'] === true ? false : undefined,
-    settleSeconds: num(values['settle-seconds']),
-    coldSeconds: num(values['cold-seconds']),
-    warmupSeconds: num(values['warmup-seconds']) ?? (quick ? 3 : undefined),
-    logLevel: typeof values['log-level'] === 'string' ? values['log-level'] : undefined,
-    profile: values.profile === true ? true : undefined,
-    sipp: values.sipp === true ? true : undefined,
-    docs: values['no-docs'] === true ? false : undefined,
-  };
-  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as CallSetupOptions;
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === thisFile) {

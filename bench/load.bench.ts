@@ -150,9 +150,20 @@ async function ramp(o: ResolvedLoadOptions, say: (s: string) => void): Promise<{
     }
     for (const target of o.steps) {
       say(`  step ${target}: setting up ${target - rig.calls} calls at ${o.setupRate}/s (load average ${loadAverage()[0]})`);
-      const setup = await rig.rampTo(target, o.setupRate);
-      await sleep(o.warmupSeconds * 1000);
-      const window = await rig.measure(o.holdSeconds);
+      const wanted = target - rig.calls;
+      let setup: SetupPhase;
+      let window: MediaWindow;
+      try {
+        setup = await rig.rampTo(target, o.setupRate);
+        await sleep(o.warmupSeconds * 1000);
+        window = await rig.measure(o.holdSeconds);
+      } catch (err) {
+        // A worker or the gateway gave up (an overloaded gateway stops answering): the ramp ends here, the steps
+        // measured so far stand.
+        stoppedAt = { target, reason: `the step could not be completed: ${(err as Error).message.split('\n')[0]}` };
+        say(`  ramp stopped at ${target}: ${stoppedAt.reason}`);
+        break;
+      }
       const mem = await rig.gateway.memory();
       const calls = Math.max(window.calls, 1);
       const step: LoadStep = {
@@ -166,8 +177,9 @@ async function ramp(o: ResolvedLoadOptions, say: (s: string) => void): Promise<{
       say(`  step ${target}: ${describeStep(step)}`);
       const reasons: string[] = [];
       if (window.loss > o.stopLoss) reasons.push(`loss ${f(window.loss * 100, 1)} % > ${f(o.stopLoss * 100, 0)} %`);
-      if (setup.connected < 0.95 * setup.placed) {
-        reasons.push(`only ${setup.connected} of ${setup.placed} new calls came up (${JSON.stringify(setup.failures)})`);
+      if (setup.connected < 0.95 * wanted) {
+        const why = Object.entries(setup.failures).map(([k, v]) => `${v}× ${k}`).join(', ');
+        reasons.push(`only ${setup.connected} of ${wanted} new calls came up${why === '' ? '' : ` (${why})`}`);
       }
       if (reasons.length > 0) {
         stoppedAt = { target, reason: reasons.join('; ') };
@@ -223,7 +235,9 @@ export async function benchLoad(options: LoadOptions = {}): Promise<LoadResult> 
   }
   let profile: LoadResult['profile'];
   if (o.profile && steps.length > 0) {
-    const at = stoppedAt?.target ?? steps[steps.length - 1]!.target;
+    // The failing step if it was measured, else the last one that was (a step that could not even be set up
+    // would not give a profile either).
+    const at = stoppedAt !== undefined && steps.some((s) => s.target === stoppedAt.target) ? stoppedAt.target : steps[steps.length - 1]!.target;
     try {
       profile = await profiled(o, at, say);
     } catch (err) {

@@ -158,13 +158,14 @@ export class Rig {
     const add = target - this.#calls;
     const W = this.workers.length;
     const share = (n: number, w: number): number => Math.floor(n / W) + (w < n % W ? 1 : 0);
-    await Promise.all(this.workers.map((w, i) => {
+    const registrations = await Promise.all(this.workers.map((w, i) => {
       const had = Math.ceil(this.#assigned[i]! / this.#o.callsPerPhone);
       this.#assigned[i]! += share(add, i);
       const phones = Math.ceil(this.#assigned[i]! / this.#o.callsPerPhone) - had;
       const users = Array.from({ length: phones }, () => userName(this.#users++));
-      return w.call('addPhones', users);
+      return w.call<{ registered: number; failed: number; error: string | undefined }>('addPhones', users);
     }));
+    const phoneFailures = registrations.reduce((n, r) => n + r.failed, 0);
     await this.trunk.call('takeUasTimes');
     const cpu0 = cpuMs(this.gateway.pid);
     const wait0 = runqueueWaitMs(this.gateway.pid);
@@ -175,6 +176,10 @@ export class Rig {
     const wait = runqueueWaitMs(this.gateway.pid) - wait0;
     const uas = new Map(await this.trunk.call<[number, number][]>('takeUasTimes'));
     const failures: Record<string, number> = {};
+    if (phoneFailures > 0) {
+      const why = registrations.find((r) => r.error !== undefined)?.error ?? '';
+      failures[`phones failed to connect or register (${why.slice(0, 80)})`] = phoneFailures;
+    }
     let placed = 0;
     let answered = 0;
     let connected = 0;

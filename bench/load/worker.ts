@@ -65,20 +65,37 @@ async function start(options: WorkerInit): Promise<number> {
   return process.pid;
 }
 
-/** Opens one WebSocket per user and registers it, `parallel` at a time. */
-async function addPhones(users: readonly string[], parallel = 20): Promise<{ registered: number; ms: number }> {
+/**
+ * Opens one WebSocket per user and registers it, `parallel` at a time. A phone that cannot connect or register
+ * (an overloaded gateway) is left out and counted: its calls are then not placed (counted as failures).
+ */
+async function addPhones(users: readonly string[], parallel = 20): Promise<{ registered: number; failed: number; error: string | undefined; ms: number }> {
   const began = performance.now();
   let next = 0;
+  let registered = 0;
+  let failed = 0;
+  let error: string | undefined;
   const one = async (): Promise<void> => {
     while (next < users.length) {
       const user = users[next++]!;
-      const phone = await Phone.connect(init.wsUrl, user, init.domain, init.password);
-      await phone.register();
-      phones.push(phone);
+      try {
+        const phone = await Phone.connect(init.wsUrl, user, init.domain, init.password);
+        try {
+          await phone.register();
+        } catch (err) {
+          await phone.close();
+          throw err;
+        }
+        phones.push(phone);
+        registered++;
+      } catch (err) {
+        failed++;
+        error ??= (err as Error).message;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, users.length) }, one));
-  return { registered: users.length, ms: performance.now() - began };
+  return { registered, failed, error, ms: performance.now() - began };
 }
 
 function freePhone(): Phone | undefined {
@@ -106,7 +123,7 @@ async function addCalls(count: number, rate: number, settleMs = 60_000): Promise
   const place = (client: LightWebRtcClient): void => {
     const phone = freePhone();
     if (phone === undefined) {
-      fail('no phone with a free line');
+      fail('not placed: no registered phone with a free line');
       client.close();
       return;
     }
