@@ -11,16 +11,17 @@
  *   W workers   browsers: SIP over WebSocket (register, INVITE with digest, ACK, BYE — phone.ts) and one light
  *               WebRTC client per call (real ICE, DTLS-SRTP, SRTP) sending 50 packets/s of 172-byte PCMU.
  * The ramp brings the calls up step by step (100, 150, 200, 250, 300, 400, 500, 750, 1000 by default) at the
- * setup rate (200/s), holds each step `holdSeconds` and measures: loss, round trip against the baseline round trip of the same
- * generator straight to the echo (added latency), gateway CPU per relayed packet and RSS per call, and the
- * setups of that step. It stops at the first step losing more than `stopLoss` (5 %). Afterwards, with nothing
+ * setup rate (200/s), holds each step `holdSeconds` and measures: loss, round trip against the baseline round
+ * trip of the same generator straight to the echo (added latency), gateway CPU per relayed packet and RSS per call, and the
+ * setups of that step. It stops at the first step losing more than `stopLoss` (5 %), bringing up fewer than
+ * 95 % of its new calls, or failing outright (a gateway that no longer answers). Afterwards, with nothing
  * else running, `measurePlainRelay` (bench/dgram-relay.ts, raw) relays the same packet rate for each step
  * reached: the ratio. `profile` adds a run with `--cpu-prof` on the gateway at the highest step (or the failing
  * one), summarised over its measuring window.
  *
  *   node bench/load.bench.ts [--steps 100,150,200,250,300,400,500,750,1000] [--hold 20] [--rate 200] [--workers 2]
- *        [--warmup 2] [--warmup-calls 20] [--calls-per-phone 1] [--probes 10] [--stop-loss 0.05] [--plain-seconds 10] [--no-profile]
- *        [--profile-seconds 10] [--log-level info] [--no-docs]
+ *        [--warmup 2] [--warmup-calls 20] [--calls-per-phone 1] [--probes 10] [--stop-loss 0.05]
+ *        [--plain-seconds 10] [--no-profile] [--profile-seconds 10] [--log-level info] [--quick] [--no-docs]
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';

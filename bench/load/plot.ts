@@ -61,14 +61,16 @@ export function renderLoadPlot(r: LoadResult): string {
   out.push(`<text x="${M.left + 4}" y="${yLat(5) - 4}" fill="#c0392b" font-size="11">5 ms p99 target</text>`);
   out.push(`<line x1="${x(1000)}" y1="${M.top}" x2="${x(1000)}" y2="${M.top + PH}" stroke="#555" stroke-dasharray="2 4"/>`);
   out.push(`<text x="${x(1000) - 4}" y="${M.top + 12}" text-anchor="end" fill="#555" font-size="11">1,000-call target</text>`);
-  const line = (pts: readonly (readonly [number, number])[], color: string, dash: string): void => {
+  // The step the ramp broke down at is drawn hollow: its numbers describe a collapse, not a steady state.
+  const broke = (i: number): boolean => r.stoppedAt !== undefined && i === steps.length - 1 && steps[i]!.target === r.stoppedAt.target;
+  const line = (pts: readonly (readonly [number, number, number])[], color: string, dash: string): void => {
     if (pts.length === 0) return;
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash === '' ? '' : ` stroke-dasharray="${dash}"`} points="${pts.map(([a, b]) => `${a.toFixed(1)},${b.toFixed(1)}`).join(' ')}"/>`);
-    for (const [a, b] of pts) out.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3.5" fill="${color}"/>`);
+    for (const [a, b, i] of pts) out.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3.5" fill="${broke(i) ? '#fff' : color}" stroke="${color}" stroke-width="1.5"/>`);
   };
-  line(steps.map((s) => [x(s.window.calls), yCpu(s.window.gatewayCpuLoad)] as const), '#1f5fbf', '');
-  line(steps.filter((s) => s.plain !== undefined).map((s) => [x(s.window.calls), yCpu(s.plain!.cpuLoad)] as const), '#1f5fbf', '6 4');
-  line(steps.map((s, i) => [x(s.window.calls), yLat(lat[i]!)] as const), '#c0392b', '');
+  line(steps.map((s, i) => [x(s.window.calls), yCpu(s.window.gatewayCpuLoad), i] as const), '#1f5fbf', '');
+  line(steps.flatMap((s, i) => (s.plain === undefined ? [] : [[x(s.window.calls), yCpu(s.plain.cpuLoad), i] as const])), '#1f5fbf', '6 4');
+  line(steps.map((s, i) => [x(s.window.calls), yLat(lat[i]!), i] as const), '#c0392b', '');
   // legend: one row between the title and the plot, clear of the data
   const legend: [string, string, string][] = [
     ['#1f5fbf', '', 'gateway CPU (/proc utime+stime)'],
@@ -82,7 +84,7 @@ export function renderLoadPlot(r: LoadResult): string {
     out.push(`<text x="${lx + 30}" y="${ly + 4}" font-size="11">${esc(label)}</text>`);
   });
   if (r.stoppedAt !== undefined) {
-    out.push(`<text x="${x(r.stoppedAt.target)}" y="${M.top + PH - 8}" text-anchor="end" fill="#555" font-size="11">${esc(`ramp stopped at ${r.stoppedAt.target}`)}</text>`);
+    out.push(`<text x="${x(r.stoppedAt.target)}" y="${M.top + PH - 8}" text-anchor="start" fill="#555" font-size="11">${esc(`ramp stopped at ${r.stoppedAt.target} (hollow: calls up when it broke down)`)}</text>`);
   }
   out.push(`<text x="${W - 8}" y="${H - 4}" text-anchor="end" fill="#888" font-size="10">${esc(`load average ${r.load.start[0]} at start; machine shared, numbers noisy`)}</text>`);
   out.push('</svg>');
