@@ -94,7 +94,8 @@ export class Call {
   readonly #ctx: CallContext;
   readonly #log: Logger;
   readonly #forks: InviteClientSession[] = [];
-  readonly #failures: SipResponse[] = [];
+  /** What each failed fork would answer the caller, in the order they failed. */
+  readonly #failures: FailureAnswer[] = [];
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #bKind: LegKind = 'plain';
   #aKind: LegKind = 'webrtc';
@@ -195,7 +196,7 @@ export class Call {
     });
     fork.on('rejected', (res) => {
       this.#heardFrom.add(fork);
-      this.#failures.push(res);
+      this.#failures.push(mapFailure(res.status, res.reason));
       if (res.status >= 600 && this.#b === undefined) {
         // RFC 3261 §16.7 step 5: a 6xx (the callee declined, on any of its devices) cancels every other branch —
         // the other phones stop ringing — and is the answer (RFC 3326 Reason says why on the CANCELs).
@@ -227,7 +228,7 @@ export class Call {
     const fork = this.#forks.find((f) => f === session);
     if (fork !== undefined && fork !== this.#b) {
       this.#heardFrom.add(fork);
-      if (this.#b === undefined && !this.#over()) this.#failures.push(this.#syntheticFailure({ status: 480, reason: 'Connection closed' }));
+      if (this.#b === undefined && !this.#over()) this.#failures.push({ status: 480, reason: 'Connection closed' });
       fork.close();
       return;
     }
@@ -242,15 +243,11 @@ export class Call {
   #maybeAllFailed(extra?: FailureAnswer): void {
     if (this.#b !== undefined || this.#state === 'ended') return;
     if (this.#pendingForks().length > 0) {
-      if (extra) this.#failures.push(this.#syntheticFailure(extra));
+      if (extra) this.#failures.push(extra);
       return;
     }
-    const answer = extra ?? pickBestFailure(this.#failures.map((r) => mapFailure(r.status, r.reason))) ?? { status: 480, reason: 'Temporarily Unavailable' };
+    const answer = extra ?? pickBestFailure(this.#failures) ?? { status: 480, reason: 'Temporarily Unavailable' };
     this.end('all forks failed', answer);
-  }
-
-  #syntheticFailure(answer: FailureAnswer): SipResponse {
-    return { type: 'response', status: answer.status, reason: answer.reason, headers: this.a.invite.headers, body: Buffer.alloc(0) };
   }
 
   async #onProvisional(fork: InviteClientSession, res: SipResponse): Promise<void> {
