@@ -18,6 +18,25 @@ async function leg(...args: Parameters<typeof PlainRtpLeg.create> extends [unkno
   legs.push(l);
   return l;
 }
+/** A leg whose peer's SDP names a private address (10.0.0.1:4000, never sent to), counting the RTP it receives. */
+async function nattedLeg(): Promise<{ l: PlainRtpLeg; got: Counter }> {
+  const l = await leg();
+  l.setRemote({ address: '10.0.0.1', port: 4000 }); // private address from the peer's SDP: never sent to here
+  const got = new Counter();
+  l.onRtp(got.inc);
+  return { l, got };
+}
+/** A leg with rtcp-mux towards a loopback peer `far`, counting the RTP and the RTCP it receives. */
+async function muxedLeg(): Promise<{ l: PlainRtpLeg; far: Peer; rtpGot: Counter; rtcpGot: Counter }> {
+  const l = await leg();
+  const far = await peer();
+  l.setRemote({ address: '127.0.0.1', port: far.port, rtcpMux: true });
+  const rtpGot = new Counter();
+  const rtcpGot = new Counter();
+  l.onRtp(rtpGot.inc);
+  l.onRtcp(rtcpGot.inc);
+  return { l, far, rtpGot, rtcpGot };
+}
 const packet = (seq: number) => rtp({ seq, ts: seq * 160, ssrc: 0x5555 });
 
 beforeEach(() => {
@@ -33,10 +52,7 @@ afterEach(() => {
 
 describe('PlainRtpLeg latching', () => {
   it('answers the NATed peer at the source its RTP came from, not at its private SDP address', async () => {
-    const l = await leg();
-    l.setRemote({ address: '10.0.0.1', port: 4000 }); // private address from the peer's SDP: never sent to here
-    const got = new Counter();
-    l.onRtp(got.inc);
+    const { l, got } = await nattedLeg();
     const natted = await peer();
     await natted.send(packet(1), l.port);
     await got.waitFor(1);
@@ -67,10 +83,7 @@ describe('PlainRtpLeg latching', () => {
   });
 
   it('drops and counts RTP from a second source once latched (strict source)', async () => {
-    const l = await leg();
-    l.setRemote({ address: '10.0.0.1', port: 4000 });
-    const got = new Counter();
-    l.onRtp(got.inc);
+    const { l, got } = await nattedLeg();
     const first = await peer();
     const stranger = await peer();
     await first.send(packet(1), l.port);
@@ -90,10 +103,7 @@ describe('PlainRtpLeg latching', () => {
   });
 
   it('does not latch on junk that is not version-2 RTP', async () => {
-    const l = await leg();
-    l.setRemote({ address: '10.0.0.1', port: 4000 });
-    const got = new Counter();
-    l.onRtp(got.inc);
+    const { l, got } = await nattedLeg();
     const junk = await peer();
     const real = await peer();
     await junk.send(Buffer.from('hello, is this the RTP port?'), l.port);
@@ -104,10 +114,7 @@ describe('PlainRtpLeg latching', () => {
   });
 
   it('learns afresh after setRemote from a new offer/answer', async () => {
-    const l = await leg();
-    l.setRemote({ address: '10.0.0.1', port: 4000 });
-    const got = new Counter();
-    l.onRtp(got.inc);
+    const { l, got } = await nattedLeg();
     const before = await peer();
     const after = await peer();
     await before.send(packet(1), l.port);
@@ -158,13 +165,7 @@ describe('PlainRtpLeg RTCP', () => {
   });
 
   it('with rtcp-mux, demultiplexes RTCP on the RTP port (RFC 5761 §4) and sends RTCP there', async () => {
-    const l = await leg();
-    const far = await peer();
-    l.setRemote({ address: '127.0.0.1', port: far.port, rtcpMux: true });
-    const rtpGot = new Counter();
-    const rtcpGot = new Counter();
-    l.onRtp(rtpGot.inc);
-    l.onRtcp(rtcpGot.inc);
+    const { l, far, rtpGot, rtcpGot } = await muxedLeg();
     const report = rr(0x5555, [{ ssrc: 1 }]);
     await far.send(packet(1), l.port);
     await far.send(report, l.port);
@@ -178,13 +179,7 @@ describe('PlainRtpLeg RTCP', () => {
 
 describe('PlainRtpLeg direction, errors and close', () => {
   it('follows the SDP direction: inactive neither sends nor accepts RTP, but RTCP still flows', async () => {
-    const l = await leg();
-    const far = await peer();
-    l.setRemote({ address: '127.0.0.1', port: far.port, rtcpMux: true });
-    const rtpGot = new Counter();
-    const rtcpGot = new Counter();
-    l.onRtp(rtpGot.inc);
-    l.onRtcp(rtcpGot.inc);
+    const { l, far, rtpGot, rtcpGot } = await muxedLeg();
     l.setDirection('inactive');
     expect(l.onHold).toBe(true);
     const out = packet(1);

@@ -3,7 +3,7 @@
  * BYE) and against a raw UDP peer that plays a forking proxy, a silent UAS, or a UAS slow to send a provisional.
  * Protocol timers are faked; loopback I/O is real.
  */
-import { describe, it, expect, vi, afterEach } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import net from 'node:net';
 import { createResponseTo, type SipRequest, type SipResponse } from '../../src/signaling/message.ts';
 import { DigestServer } from '../../src/signaling/auth/digest-server.ts';
@@ -14,42 +14,24 @@ import { glareDelayMs } from '../../src/sip-bridge/session-request.ts';
 import { SessionError } from '../../src/sip-bridge/session-error.ts';
 import { UdpPeer } from '../signaling/helpers/sip-clients.ts';
 import {
+  cleanupAfterEach,
   clientOptions,
+  expectSettled,
+  fakeProtocolTimers,
   freeUdpPort,
-  HAVE_SIPP,
   hold,
-  IN_CI,
-  NO_TRANSACTIONS,
   record,
-  runSipp,
   SDP_A,
   SDP_B,
   serverOptions,
-  SIPP_SCENARIOS,
-  sippReport,
   startUa,
   until,
   type Ua,
 } from './session-helpers.ts';
+import { SippProcess, sippReport } from '../support/sipp.ts';
+import { describeWith } from '../support/tools.ts';
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-function fakeProtocolTimers(): void {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
-}
-
-async function settled(uas: Ua[]): Promise<void> {
-  await vi.advanceTimersByTimeAsync(40_000);
-  for (const ua of uas) {
-    expect(ua.stack.transactions.counts).toEqual(NO_TRANSACTIONS);
-    expect(ua.table.size).toBe(0);
-  }
-}
+const cleanup = cleanupAfterEach();
 
 const USERS: Record<string, string> = { alice: 'wonderland' };
 
@@ -96,7 +78,7 @@ describe('digest challenges (RFC 3261 §22.2) answered with the lead DigestServe
     // The dialog continues from the INVITE that succeeded.
     expect(client.dialog?.localSeq).toBe(2);
     await client.bye();
-    await settled([a, b]);
+    await expectSettled([a, b]);
   });
 
   it('wrong credentials: the second 401 is final — rejected after exactly two INVITEs', async () => {
@@ -111,7 +93,7 @@ describe('digest challenges (RFC 3261 §22.2) answered with the lead DigestServe
     await until(() => client.terminated, 'rejection');
     expect(events).toEqual(['rejected:401', 'terminated:rejected']);
     expect(invites).toHaveLength(2);
-    await settled([a, b]);
+    await expectSettled([a, b]);
   });
 
   it('without credentials a 401 is simply a rejection', async () => {
@@ -154,7 +136,7 @@ describe('digest challenges (RFC 3261 §22.2) answered with the lead DigestServe
     expect(byes.map((bye) => bye.headers.get('cseq'))).toEqual(['2 BYE', '3 BYE']);
     expect(byes[1]!.headers.get('proxy-authorization')).toContain('username="alice"');
     expect(server!.terminated).toBe(true);
-    await settled([a, b]);
+    await expectSettled([a, b]);
   });
 });
 
@@ -184,7 +166,7 @@ describe('RFC 4028 422', () => {
     expect(client.sessionTimer).toEqual({ interval: 600, refresher: 'local' });
     expect(server!.sessionTimer).toEqual({ interval: 600, refresher: 'remote' });
     await client.bye();
-    await settled([a, b]);
+    await expectSettled([a, b]);
   });
 });
 
@@ -231,7 +213,7 @@ describe('glare (§14)', () => {
     await expect(client.request('INVITE', { body: SDP_A })).rejects.toMatchObject({ code: 'SIP_SESSION_PENDING', status: 491 });
     expect((await first).status).toBe(200);
     await client.bye();
-    await settled([a, b]);
+    await expectSettled([a, b]);
   });
 });
 
@@ -302,7 +284,7 @@ describe('against a raw UDP peer', () => {
     expect(requests(peer, 'BYE')).toHaveLength(1);
     client.close();
     expect(events.at(-1)).toBe('terminated:closed');
-    await settled([a]);
+    await expectSettled([a]);
   });
 
   it('CANCEL waits for a provisional (§9.1), carries the Reason, and the 487 ends the session cancelled', async () => {
@@ -326,7 +308,7 @@ describe('against a raw UDP peer', () => {
     reply(peer, a.port('UDP'), invite, 487, 'slow');
     await until(() => client.terminated && requests(peer, 'ACK').length === 1, 'the 487 and its ACK');
     expect(events).toEqual(['terminated:cancelled']); // no provisional event after cancel()
-    await settled([a]);
+    await expectSettled([a]);
   });
 
   it('no answer at all: Timer B → failed(timeout), the owner can answer its side 408', async () => {
@@ -343,7 +325,7 @@ describe('against a raw UDP peer', () => {
     expect(failures[0]).toBeInstanceOf(SessionError);
     expect(failures[0]!.status).toBe(408);
     expect(requests(peer, 'INVITE').length).toBe(7); // 0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s
-    await settled([a]);
+    await expectSettled([a]);
   });
 
   it('a TCP target refusing connections: failed(transport) with 503', async () => {
@@ -376,7 +358,7 @@ describe('against a raw UDP peer', () => {
     expect((await options).status).toBe(481);
     expect(events.at(-1)).toBe('terminated:dialog-failed');
     await expect(client.request('INFO')).rejects.toMatchObject({ code: 'SIP_SESSION_STATE' });
-    await settled([a]);
+    await expectSettled([a]);
   });
 });
 
@@ -397,16 +379,12 @@ describe('options checks', () => {
   });
 });
 
-describe.runIf(HAVE_SIPP || IN_CI)('SIPp as a challenging trunk (test/sipp/session-uas-auth.xml)', () => {
-  it.runIf(!HAVE_SIPP)('needs sipp (CI=true): install the sip-tester package', () => {
-    expect.fail('sipp not found on PATH; install Debian package sip-tester');
-  });
-
-  it.runIf(HAVE_SIPP)('401 first, then our INVITE with credentials is verified by SIPp and answered 200; our BYE ends it', async () => {
+describeWith(['sipp'], 'SIPp as a challenging trunk (test/sipp/session-uas-auth.xml)', () => {
+  it('401 first, then our INVITE with credentials is verified by SIPp and answered 200; our BYE ends it', async () => {
     const a = await startUa(cleanup);
     const port = await freeUdpPort();
-    const sipp = runSipp(['-sf', `${SIPP_SCENARIOS}session-uas-auth.xml`, '-p', String(port), '-i', '127.0.0.1', '-t', 'u1', '-m', '1', '-bind_local']);
-    cleanup.push(sipp.kill);
+    const sipp = new SippProcess({ scenario: 'session-uas-auth.xml', localPort: port, calls: 1, bindLocal: true, timeoutSeconds: 20 });
+    cleanup.push(() => sipp.stop('SIGKILL'));
     const client = new InviteClientSession(a.stack, clientOptions(a, { port: () => port } as unknown as Ua, 'UDP', { credentials: { username: 'alice', password: 'wonderland' } }));
     const events: string[] = [];
     record(client, events, ['provisional', 'accepted', 'rejected', 'failed', 'terminated']);
@@ -414,8 +392,7 @@ describe.runIf(HAVE_SIPP || IN_CI)('SIPp as a challenging trunk (test/sipp/sessi
     try {
       await until(() => client.state === 'confirmed' || client.terminated, 'the call', 10_000);
     } catch (error) {
-      sipp.kill();
-      throw new Error(`${(error as Error).message}; events ${events.join(',')}\n${sippReport(await sipp.done)}`);
+      throw new Error(`${(error as Error).message}; events ${events.join(',')}\n${sippReport(await sipp.stop('SIGKILL'))}`);
     }
     expect(events).toEqual(['provisional:180', 'accepted:200']);
     expect(client.invite?.headers.get('cseq')).toBe('2 INVITE');

@@ -4,7 +4,7 @@
  * WebSocket client plays the browser (RFC 7118). Protocol timers are faked where a test waits on them; every
  * test ends by letting the transaction timers run out and checking that nothing leaked.
  */
-import { describe, it, expect, vi, afterEach } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { createResponseTo, type SipRequest, type SipResponse } from '../../src/signaling/message.ts';
 import type { Channel } from '../../src/signaling/transport.ts';
 import { InviteServerSession, rejectInvite } from '../../src/sip-bridge/invite-server-session.ts';
@@ -12,45 +12,31 @@ import { InviteClientSession } from '../../src/sip-bridge/invite-client-session.
 import type { InviteSession } from '../../src/sip-bridge/invite-session.ts';
 import { UdpPeer } from '../signaling/helpers/sip-clients.ts';
 import {
+  cleanupAfterEach,
   clientOptions,
-  HAVE_SIPP,
+  expectSettled,
+  fakeProtocolTimers,
   hold,
-  IN_CI,
   isRequest,
   isResponse,
-  NO_TRANSACTIONS,
   record,
-  runSipp,
   SDP_A,
   SDP_B,
   serverOptions,
-  SIPP_SCENARIOS,
-  sippReport,
   startUa,
   until,
   WsBrowser,
   type Protocol,
   type Ua,
 } from './session-helpers.ts';
+import { SippProcess, sippReport } from '../support/sipp.ts';
+import { describeWith } from '../support/tools.ts';
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-function fakeProtocolTimers(): void {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
-}
+const cleanup = cleanupAfterEach();
 
 /** Lets every transaction timer run out (Timer D's 32 s floor included), then nothing may be left. */
 async function expectNoLeaks(uas: Ua[], sessions: Array<InviteSession | undefined>): Promise<void> {
-  await vi.advanceTimersByTimeAsync(40_000);
-  for (const ua of uas) {
-    expect(ua.stack.transactions.counts).toEqual(NO_TRANSACTIONS);
-    expect(ua.table.size).toBe(0);
-  }
+  await expectSettled(uas);
   for (const session of sessions) {
     expect(session?.terminated).toBe(true);
     expect(session?.liveTimers).toBe(0);
@@ -545,12 +531,8 @@ describe('a browser over WebSocket (RFC 7118)', () => {
 });
 
 
-describe.runIf(HAVE_SIPP || IN_CI)('SIPp as the caller (test/sipp/session-uac-call.xml)', () => {
-  it.runIf(!HAVE_SIPP)('needs sipp (CI=true): install the sip-tester package', () => {
-    expect.fail('sipp not found on PATH; install Debian package sip-tester');
-  });
-
-  it.runIf(HAVE_SIPP).each([
+describeWith(['sipp'], 'SIPp as the caller (test/sipp/session-uac-call.xml)', () => {
+  it.each([
     ['UDP', 'u1'],
     ['TCP', 't1'],
   ] as const)('three calls over %s: 180, 200 with Contact and SDP, ACK, BYE from SIPp answered 200', async (protocol, mode) => {
@@ -564,8 +546,17 @@ describe.runIf(HAVE_SIPP || IN_CI)('SIPp as the caller (test/sipp/session-uac-ca
       session.provisional(180);
       session.accept({ sdp: SDP_B });
     };
-    const sipp = runSipp([`127.0.0.1:${b.port(protocol)}`, '-sf', `${SIPP_SCENARIOS}session-uac-call.xml`, '-s', 'bob', '-t', mode, '-m', '3', '-r', '10', '-i', '127.0.0.1', '-bind_local']);
-    cleanup.push(sipp.kill);
+    const sipp = new SippProcess({
+      scenario: 'session-uac-call.xml',
+      remote: `127.0.0.1:${b.port(protocol)}`,
+      service: 'bob',
+      transport: mode,
+      calls: 3,
+      rate: 10,
+      bindLocal: true,
+      timeoutSeconds: 20,
+    });
+    cleanup.push(() => sipp.stop('SIGKILL'));
     const run = await sipp.done;
     expect(run.code, sippReport(run)).toBe(0);
     expect(sessions).toHaveLength(3);

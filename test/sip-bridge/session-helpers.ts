@@ -4,15 +4,10 @@
  * work with real and with fake timers (they yield with setImmediate, which the tests never fake).
  */
 import { once } from 'node:events';
-import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { SipStack, type SipStackOptions } from '../../src/signaling/sip-stack.ts';
-import { vi } from 'vitest';
+import { afterEach, expect, vi } from 'vitest';
 import { createResponseTo, type SipRequest, type SipMessage } from '../../src/signaling/message.ts';
 import type { Channel } from '../../src/signaling/transport.ts';
 import type { InviteServerTransaction } from '../../src/signaling/transaction/invite-server-transaction.ts';
@@ -97,6 +92,34 @@ export async function startUa(cleanup: Array<() => unknown>, options: UaOptions 
 
 function respond(request: SipRequest, status: number) {
   return createResponseTo(request, status, undefined, 'test');
+}
+
+/**
+ * A test file's cleanups: each test pushes what it opened; after it, real timers and mocks come back and the
+ * cleanups run, the last first. Call once per file.
+ */
+export function cleanupAfterEach(): Array<() => unknown> {
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  return cleanup;
+}
+
+/** Fakes the protocol timers only: setImmediate stays real, so `tick` still lets loopback I/O through. */
+export function fakeProtocolTimers(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+}
+
+/** Lets every transaction timer run out (Timer D's 32 s floor included); then no transaction or dialog is left. */
+export async function expectSettled(uas: Ua[]): Promise<void> {
+  await vi.advanceTimersByTimeAsync(40_000);
+  for (const ua of uas) {
+    expect(ua.stack.transactions.counts).toEqual(NO_TRANSACTIONS);
+    expect(ua.table.size).toBe(0);
+  }
 }
 
 /**
@@ -205,43 +228,7 @@ export function serverOptions(b: Ua, protocol: Protocol | 'WS', extra: Partial<S
 
 export const NO_TRANSACTIONS = { inviteClient: 0, nonInviteClient: 0, inviteServer: 0, nonInviteServer: 0, retransmitters: 0, pendingCancels: 0, timers: 0 };
 
-// ---- SIPp (Debian's sip-tester) as the far end ------------------------------------------------------------
-
-export const SIPP_SCENARIOS = fileURLToPath(new URL('../sipp/', import.meta.url));
-export const HAVE_SIPP = spawnSync('sh', ['-c', 'command -v sipp'], { stdio: 'ignore' }).status === 0;
-export const IN_CI = process.env.CI === 'true';
-
-export interface SippRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  dir: string;
-}
-
-/** Runs sipp with `args` in a fresh temporary directory (its logs land there); resolves when it exits. */
-export function runSipp(args: string[]): { done: Promise<SippRun>; kill: () => void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipp-session-'));
-  const child = spawn('sipp', [...args, '-nostdin', '-trace_err', '-timeout', '20s', '-timeout_error'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<SippRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, dir }));
-  });
-  return { done, kill: () => child.kill('SIGKILL') };
-}
-
-/** Removes sipp's directory on success; on failure returns its logs for the assertion message (directory kept). */
-export function sippReport(run: SippRun): string {
-  if (run.code === 0) {
-    fs.rmSync(run.dir, { recursive: true, force: true });
-    return '';
-  }
-  const logs = fs.readdirSync(run.dir).map((f) => `--- ${f}\n${fs.readFileSync(path.join(run.dir, f), 'utf8').slice(-4000)}`);
-  return `sipp exited ${run.code} (files kept in ${run.dir})\n${run.stderr.slice(-2000)}\n${logs.join('\n')}`;
-}
+// ---- SIPp (test/support/sipp.ts) as the far end -----------------------------------------------------------
 
 /** A UDP port that was free a moment ago (for SIPp as UAS, which must be told its port). */
 export async function freeUdpPort(): Promise<number> {

@@ -7,40 +7,25 @@
  * the SDP must name [media_port]); `play_pcap_audio` in a scenario sends the RTP of a capture, e.g. the G.711
  * A-law one Debian ships in /usr/share/sip-tester/g711a.pcap.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT } from './gateway.ts';
+import { sippArgs, sippFiles, sippLog, type SippOptions as RunnerOptions } from '../../support/sipp.ts';
 import type { Netns } from './netns.ts';
 import type { ExitInfo, NsProcess } from './process.ts';
 
-export const SCENARIOS = path.join(ROOT, 'test/sipp');
 export const SIPP_PCAPS = '/usr/share/sip-tester';
 
-export interface SippOptions {
+/** The options of test/support/sipp.ts that apply here: a scenario file, a fixed SIP port, UDP. */
+export type SippOptions = Pick<
+  RunnerOptions,
+  'remote' | 'mediaPort' | 'rtpEcho' | 'keys' | 'globals' | 'service' | 'durationMs' | 'calls' | 'timeoutSeconds'
+> & {
   /** A scenario file name under test/sipp/. */
   scenario: string;
-  /** `host:port` to send to (UAC); omitted for a UAS. */
-  remote?: string;
   /** SIP port SIPp binds (`-p`). */
   localPort: number;
-  /** RTP port (`-mp`): [media_port] in the scenario. */
-  mediaPort?: number;
-  /** Echo RTP received on the media port (`-rtp_echo`). */
-  rtpEcho?: boolean;
-  /** `-key name value`: [name] in the scenario. */
-  keys?: Record<string, string | number>;
-  /** `-set name value`: the global variable [$name] (declared with <Global variables=…/>). */
-  globals?: Record<string, string | number>;
-  /** Request-URI user part for a UAC (`-s`). */
-  service?: string;
-  /** `-d`: how long a `<pause/>` without attributes lasts (ms). */
-  durationMs?: number;
-  /** Calls before exiting (`-m`); default 1. */
-  calls?: number;
-  /** SIPp's own global timeout, so a broken run ends by itself. */
-  timeoutSeconds?: number;
-}
+};
 
 export class SippRun {
   readonly process: NsProcess;
@@ -72,44 +57,29 @@ export class SippRun {
 
   /** The message trace: every SIP message SIPp sent and received. */
   messages(): string {
-    return this.#files('_messages.log');
+    return sippLog(this.dir, '_messages.log');
   }
 
   /** SIPp's files and output, for an assertion message. */
   report(chars = 12_000): string {
-    const files = existsSync(this.dir)
-      ? readdirSync(this.dir).map((f) => `--- ${f}\n${readFileSync(path.join(this.dir, f), 'utf8').slice(-chars)}`)
-      : [];
+    const files = sippFiles(this.dir, chars);
     return `sipp ${this.process.exit ? `exited ${JSON.stringify(this.process.exit)}` : 'running'} (dir ${this.dir})\n${this.process.stderr.slice(-3000)}\n${files.join('\n')}`;
   }
 
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
-
-  #files(suffix: string): string {
-    if (!existsSync(this.dir)) return '';
-    return readdirSync(this.dir)
-      .filter((f) => f.endsWith(suffix))
-      .map((f) => readFileSync(path.join(this.dir, f), 'utf8'))
-      .join('\n');
-  }
 }
 
+/** The command line of test/support/sipp.ts, plus the message and `<log>` traces, with the namespace's process. */
 export function startSipp(ns: Netns, o: SippOptions): SippRun {
   const dir = mkdtempSync(path.join(tmpdir(), 'gwe2e-sipp-'));
-  const args: string[] = [];
-  if (o.remote) args.push(o.remote);
-  args.push('-sf', path.join(SCENARIOS, o.scenario));
-  args.push('-i', '127.0.0.1', '-mi', '127.0.0.1', '-p', String(o.localPort), '-t', 'u1');
-  args.push('-m', String(o.calls ?? 1), '-nostdin', '-trace_msg', '-trace_err', '-trace_logs');
-  args.push('-timeout', `${o.timeoutSeconds ?? 60}s`, '-timeout_error');
-  if (o.mediaPort !== undefined) args.push('-mp', String(o.mediaPort));
-  if (o.rtpEcho) args.push('-rtp_echo');
-  if (o.service) args.push('-s', o.service);
-  if (o.durationMs !== undefined) args.push('-d', String(o.durationMs));
-  for (const [key, value] of Object.entries(o.keys ?? {})) args.push('-key', key, String(value));
-  for (const [name, value] of Object.entries(o.globals ?? {})) args.push('-set', name, String(value));
+  const args = sippArgs({
+    ...o,
+    calls: o.calls ?? 1,
+    timeoutSeconds: o.timeoutSeconds ?? 60,
+    extra: ['-mi', '127.0.0.1', '-trace_msg', '-trace_logs'],
+  });
   const proc = ns.spawn('sipp', args, { cwd: dir, label: `sipp ${o.scenario}` });
   return new SippRun(proc, dir);
 }

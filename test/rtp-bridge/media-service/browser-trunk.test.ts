@@ -1,51 +1,36 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MediaService } from '../../../src/rtp-bridge/media-service.ts';
+import { describe, expect, it } from 'vitest';
+import type { MediaService } from '../../../src/rtp-bridge/media-service.ts';
 import {
+  browserCallsTrunk,
   browserConnected,
   browserOffer,
   browserSend,
   countedPayload,
-  createBrowser,
   isLoopback,
   parseRtp,
+  perTest,
   rtpPacket,
   sdpPort,
   sequenceRegressions,
   sleep,
-  Trunk,
   trunkSdp,
   waitFor,
   type Browser,
 } from './helpers.ts';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { service, browser, trunk } = perTest();
 
-async function service(portMin: number): Promise<MediaService> {
-  const media = await MediaService.create({ bindAddress: '127.0.0.1', portMin, portMax: portMin + 19 });
-  cleanups.push(() => media.close());
-  return media;
-}
-async function browser(): Promise<Browser> {
-  const b = await createBrowser();
-  cleanups.push(() => b.close());
-  return b;
-}
-async function trunk(): Promise<Trunk> {
-  const t = await Trunk.bind();
-  cleanups.push(() => t.close());
-  return t;
-}
-
-/** The browser calls the trunk: browser offer → gateway → trunk answer → gateway → browser. */
+/** The browser calls the trunk, which answers with `answer(the gateway's port for it)`. */
 async function call(media: MediaService, b: Browser, answer: (gatewayPort: number) => string): Promise<string> {
-  const toTrunk = await media.offer('call-1', 'browser-tag', await browserOffer(b), { to: 'plain', label: 'browser→trunk' });
-  expect(toTrunk).toMatch(/^m=audio \d+ RTP\/AVP /m);
-  const toBrowser = await media.answer('call-1', 'browser-tag', 'trunk-tag', answer(sdpPort(toTrunk)));
-  await b.pc.setRemoteDescription({ type: 'answer', sdp: toBrowser });
-  return toTrunk;
+  return browserCallsTrunk(
+    media,
+    b,
+    (toTrunk) => {
+      expect(toTrunk).toMatch(/^m=audio \d+ RTP\/AVP /m);
+      return answer(sdpPort(toTrunk));
+    },
+    { browser: 'browser-tag', trunk: 'trunk-tag', label: 'browser→trunk' },
+  );
 }
 
 describe('browser (werift) ↔ media service ↔ plain trunk', () => {

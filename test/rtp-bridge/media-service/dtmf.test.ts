@@ -1,17 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MediaService } from '../../../src/rtp-bridge/media-service.ts';
+import { describe, expect, it } from 'vitest';
+import type { MediaService } from '../../../src/rtp-bridge/media-service.ts';
 import {
+  browserCallsTrunk,
   browserConnected,
-  browserOffer,
   browserSend,
   countedPayload,
-  createBrowser,
   parseRtp,
   PCMU,
+  perTest,
   rtpPacket,
   sdpPort,
   sleep,
-  Trunk,
+  type Trunk,
   trunkSdp,
   waitFor,
   type Browser,
@@ -21,23 +21,15 @@ import {
 const BROWSER_EVENT_PT = 101;
 const TRUNK_EVENT_PT = 96;
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { service, browser, trunk, defer } = perTest();
 
 /** A browser (PCMU + telephone-event/8000 as 101) calls a trunk that numbers telephone-event 96. */
 async function setup(portMin: number): Promise<{ media: MediaService; b: Browser; t: Trunk; gatewayTrunkPort: number; toTrunk: string }> {
-  const media = await MediaService.create({ bindAddress: '127.0.0.1', portMin, portMax: portMin + 19 });
-  cleanups.push(() => media.close());
-  const b = await createBrowser([PCMU, { mimeType: 'audio/telephone-event', clockRate: 8000, payloadType: BROWSER_EVENT_PT }]);
-  cleanups.push(() => b.close());
-  const t = await Trunk.bind();
-  cleanups.push(() => t.close());
-  const toTrunk = await media.offer('call-1', 'browser', await browserOffer(b), { to: 'plain' });
-  const answer = trunkSdp({ port: t.port, codecs: [{ pt: 0, rtpmap: 'PCMU/8000' }, { pt: TRUNK_EVENT_PT, rtpmap: 'telephone-event/8000' }] });
-  const toBrowser = await media.answer('call-1', 'browser', 'trunk', answer);
-  await b.pc.setRemoteDescription({ type: 'answer', sdp: toBrowser });
+  const media = await service(portMin);
+  const b = await browser([PCMU, { mimeType: 'audio/telephone-event', clockRate: 8000, payloadType: BROWSER_EVENT_PT }]);
+  const t = await trunk();
+  const codecs = [{ pt: 0, rtpmap: 'PCMU/8000' }, { pt: TRUNK_EVENT_PT, rtpmap: 'telephone-event/8000' }];
+  const toTrunk = await browserCallsTrunk(media, b, () => trunkSdp({ port: t.port, codecs }));
   await browserConnected(b);
   return { media, b, t, gatewayTrunkPort: sdpPort(toTrunk), toTrunk };
 }
@@ -82,7 +74,7 @@ describe('RFC 4733 telephone events through the media service', () => {
     const { media, b, t } = await setup(22220);
     let n = 0;
     const audio = setInterval(() => browserSend(b, n, countedPayload(n++)), 20);
-    cleanups.push(() => clearInterval(audio));
+    defer(() => clearInterval(audio));
     await waitFor(() => t.received.length >= 10, 5000);
 
     await media.playDtmf('call-1', 'trunk', '5', 100);

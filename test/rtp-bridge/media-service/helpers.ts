@@ -5,7 +5,9 @@
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { afterEach } from 'vitest';
 import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
+import { MediaService, type MediaServiceOptions } from '../../../src/rtp-bridge/media-service.ts';
 import { bindLoopbackSocket, isLoopback, LOOPBACK, waitFor } from '../../webrtc/werift-peer.ts';
 
 export { isLoopback, LOOPBACK, waitFor };
@@ -61,6 +63,54 @@ export async function createBrowser(codecs: readonly BrowserCodec[] = [PCMU]): P
       stunSink.close();
     },
   };
+}
+
+/**
+ * What a test opens (media services, browsers, trunks, timers), closed after it, the last opened first. Call once
+ * at the top of a test file: it registers the afterEach.
+ */
+export function perTest() {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    defer(cleanup: () => unknown): void {
+      cleanups.push(cleanup);
+    },
+    /** A media service on loopback with 20 ports from `portMin` (each test file its own range). */
+    async service(portMin: number, options: Partial<MediaServiceOptions> = {}): Promise<MediaService> {
+      const media = await MediaService.create({ bindAddress: '127.0.0.1', portMin, portMax: portMin + 19, ...options });
+      cleanups.push(() => media.close());
+      return media;
+    },
+    async browser(codecs?: readonly BrowserCodec[]): Promise<Browser> {
+      const b = await createBrowser(codecs);
+      cleanups.push(() => b.close());
+      return b;
+    },
+    async trunk(): Promise<Trunk> {
+      const t = await Trunk.bind();
+      cleanups.push(() => t.close());
+      return t;
+    },
+  };
+}
+
+/**
+ * The browser calls the trunk: browser offer → gateway → trunk answer (written for the gateway's offer) →
+ * gateway → browser. Resolves with the gateway's offer to the trunk once the browser has the answer.
+ */
+export async function browserCallsTrunk(
+  media: MediaService,
+  b: Browser,
+  answer: (toTrunk: string) => string,
+  tags: { browser: string; trunk: string; label?: string } = { browser: 'browser', trunk: 'trunk' },
+): Promise<string> {
+  const toTrunk = await media.offer('call-1', tags.browser, await browserOffer(b), { to: 'plain', ...(tags.label === undefined ? {} : { label: tags.label }) });
+  const toBrowser = await media.answer('call-1', tags.browser, tags.trunk, answer(toTrunk));
+  await b.pc.setRemoteDescription({ type: 'answer', sdp: toBrowser });
+  return toTrunk;
 }
 
 /** The browser's (re-)offer, complete with its candidates. */

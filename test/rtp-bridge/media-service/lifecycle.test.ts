@@ -1,28 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { MediaService } from '../../../src/rtp-bridge/media-service.ts';
-import { browserOffer, createBrowser, countedPayload, rtpPacket, sdpPort, sleep, Trunk, trunkSdp, waitFor } from './helpers.ts';
+import { browserOffer, countedPayload, perTest, rtpPacket, sdpPort, sleep, trunkSdp, waitFor, type Trunk } from './helpers.ts';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function service(portMin: number, mediaTimeoutMs?: number): Promise<MediaService> {
-  const media = await MediaService.create({
-    bindAddress: '127.0.0.1',
-    portMin,
-    portMax: portMin + 19,
-    ...(mediaTimeoutMs === undefined ? {} : { mediaTimeoutMs }),
-  });
-  cleanups.push(() => media.close());
-  return media;
-}
-async function trunk(): Promise<Trunk> {
-  const t = await Trunk.bind();
-  cleanups.push(() => t.close());
-  return t;
-}
+const { service, browser, trunk } = perTest();
 
 /** Trunk a calls trunk b through the gateway; returns the gateway ports each trunk sends to. */
 async function plainCall(media: MediaService, a: Trunk, b: Trunk, direction = 'sendrecv'): Promise<{ forA: number; forB: number }> {
@@ -34,7 +15,7 @@ async function plainCall(media: MediaService, a: Trunk, b: Trunk, direction = 's
 
 describe('media timeout', () => {
   it('reports a call whose RTP stopped for the configured time, once', async () => {
-    const media = await service(22400, 1000);
+    const media = await service(22400, { mediaTimeoutMs: 1000 });
     const a = await trunk();
     const b = await trunk();
     const timeouts: Array<[string, string]> = [];
@@ -57,7 +38,7 @@ describe('media timeout', () => {
   });
 
   it('never times out a call on hold', async () => {
-    const media = await service(22420, 500);
+    const media = await service(22420, { mediaTimeoutMs: 500 });
     const a = await trunk();
     const b = await trunk();
     const timeouts: unknown[] = [];
@@ -72,10 +53,9 @@ describe('media timeout', () => {
 describe('session lifecycle', () => {
   it('delete releases every port and forgets the call; deleting an unknown call is fine', async () => {
     const media = await service(22440);
-    const browser = await createBrowser();
-    cleanups.push(() => browser.close());
+    const b = await browser();
     const t = await trunk();
-    await media.offer('call-1', 'browser', await browserOffer(browser), { to: 'plain' });
+    await media.offer('call-1', 'browser', await browserOffer(b), { to: 'plain' });
     await media.answer('call-1', 'browser', 'trunk', trunkSdp({ port: t.port }));
     await media.offer('call-2', 'a', trunkSdp({ port: t.port }), { to: 'plain' });
     expect(media.portsInUse).toBe(1 + 2 + 2 + 2);

@@ -1,43 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MediaService } from '../../../src/rtp-bridge/media-service.ts';
+import { describe, expect, it } from 'vitest';
 import {
   browserAnswer,
   browserConnected,
   browserOffer,
   browserSend,
   countedPayload,
-  createBrowser,
   isLoopback,
   parseRtp,
+  perTest,
   rtpPacket,
   sdpPort,
   sleep,
-  Trunk,
   trunkSdp,
   waitFor,
-  type Browser,
 } from './helpers.ts';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function service(portMin: number): Promise<MediaService> {
-  const media = await MediaService.create({ bindAddress: '127.0.0.1', portMin, portMax: portMin + 19 });
-  cleanups.push(() => media.close());
-  return media;
-}
-async function browser(): Promise<Browser> {
-  const b = await createBrowser();
-  cleanups.push(() => b.close());
-  return b;
-}
-async function trunk(): Promise<Trunk> {
-  const t = await Trunk.bind();
-  cleanups.push(() => t.close());
-  return t;
-}
+const { service, browser, trunk } = perTest();
 
 describe('leg pairings other than browser ↔ trunk', () => {
   it('webrtc ↔ webrtc: two browsers hear each other, each through its own DTLS-SRTP leg', async () => {

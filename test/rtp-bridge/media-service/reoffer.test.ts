@@ -1,27 +1,25 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { MediaService } from '../../../src/rtp-bridge/media-service.ts';
+import { describe, expect, it } from 'vitest';
+import type { MediaService } from '../../../src/rtp-bridge/media-service.ts';
 import {
   browserAnswer,
+  browserCallsTrunk,
   browserConnected,
   browserOffer,
   browserSend,
   countedPayload,
-  createBrowser,
   parseRtp,
+  perTest,
   rtpPacket,
   sdpPort,
   sequenceRegressions,
   sleep,
-  Trunk,
+  type Trunk,
   trunkSdp,
   waitFor,
   type Browser,
 } from './helpers.ts';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { service, browser, trunk, defer } = perTest();
 
 /** A trunk that plays its own 20 ms stream while `on`, with a given SSRC and sequence. */
 class TrunkSender {
@@ -46,30 +44,29 @@ class TrunkSender {
   }
 }
 
-async function setup(portMin: number): Promise<{ media: MediaService; b: Browser; t: Trunk; gatewayTrunkPort: number }> {
-  const media = await MediaService.create({ bindAddress: '127.0.0.1', portMin, portMax: portMin + 19 });
-  cleanups.push(() => media.close());
-  const b = await createBrowser();
-  cleanups.push(() => b.close());
-  const t = await Trunk.bind();
-  cleanups.push(() => t.close());
-  const toTrunk = await media.offer('call-1', 'browser', await browserOffer(b), { to: 'plain' });
-  const toBrowser = await media.answer('call-1', 'browser', 'trunk', trunkSdp({ port: t.port }));
-  await b.pc.setRemoteDescription({ type: 'answer', sdp: toBrowser });
+/** A browser calls a trunk; once connected, the trunk starts playing its stream to the gateway. */
+async function setup(
+  portMin: number,
+): Promise<{ media: MediaService; b: Browser; t: Trunk; gatewayTrunkPort: number; trunkAudio: TrunkSender }> {
+  const media = await service(portMin);
+  const b = await browser();
+  const t = await trunk();
+  const toTrunk = await browserCallsTrunk(media, b, () => trunkSdp({ port: t.port }));
   await browserConnected(b);
-  return { media, b, t, gatewayTrunkPort: sdpPort(toTrunk) };
+  const gatewayTrunkPort = sdpPort(toTrunk);
+  const trunkAudio = new TrunkSender(t, () => gatewayTrunkPort);
+  defer(() => trunkAudio.stop());
+  return { media, b, t, gatewayTrunkPort, trunkAudio };
 }
 
 const direction = (sdp: string): string | undefined => /^a=(sendrecv|sendonly|recvonly|inactive)\r?$/m.exec(sdp)?.[1];
 
 describe('re-offers keep every receiver’s stream continuous', () => {
   it('browser hold (sendonly) and resume (sendrecv): audio flows after resume, no sequence regression at the browser', async () => {
-    const { media, b, t, gatewayTrunkPort } = await setup(22100);
-    const trunkAudio = new TrunkSender(t, () => gatewayTrunkPort);
-    cleanups.push(() => trunkAudio.stop());
+    const { media, b, t, gatewayTrunkPort, trunkAudio } = await setup(22100);
     let browserSeq = 0;
     const browserAudio = setInterval(() => browserSend(b, browserSeq, countedPayload(browserSeq++)), 20);
-    cleanups.push(() => clearInterval(browserAudio));
+    defer(() => clearInterval(browserAudio));
     await waitFor(() => b.received.length >= 20 && t.received.length >= 20, 5000);
 
     // Hold: the browser re-offers sendonly; the trunk answers recvonly and stops sending (as told).
@@ -117,9 +114,7 @@ describe('re-offers keep every receiver’s stream continuous', () => {
   }, 20_000);
 
   it('trunk re-INVITE with a new SSRC and a lower sequence: the browser still gets one continuous stream', async () => {
-    const { media, b, t, gatewayTrunkPort } = await setup(22120);
-    const trunkAudio = new TrunkSender(t, () => gatewayTrunkPort);
-    cleanups.push(() => trunkAudio.stop());
+    const { media, b, t, gatewayTrunkPort, trunkAudio } = await setup(22120);
     await waitFor(() => b.received.length >= 20, 5000);
 
     // The trunk re-offers (e.g. after a transfer inside the PBX); the browser answers the gateway's re-offer.
@@ -146,9 +141,7 @@ describe('re-offers keep every receiver’s stream continuous', () => {
   }, 20_000);
 
   it('browser ICE restart: the gateway answers with new credentials and the audio carries on', async () => {
-    const { media, b, t, gatewayTrunkPort } = await setup(22140);
-    const trunkAudio = new TrunkSender(t, () => gatewayTrunkPort);
-    cleanups.push(() => trunkAudio.stop());
+    const { media, b, t, gatewayTrunkPort } = await setup(22140); // the trunk plays throughout
     await waitFor(() => b.received.length >= 10, 5000);
     const ufrag = (sdp: string): string => /a=ice-ufrag:(\S+)/.exec(sdp)![1]!;
     const firstAnswerUfrag = ufrag(b.pc.remoteDescription!.sdp);

@@ -14,7 +14,7 @@ import {
 } from '../../../src/rtp-bridge/sdp/index.ts';
 import type { Codec, Direction } from '../../../src/rtp-bridge/sdp/index.ts';
 import { assignPayloadTypes, buildPayloadTypeMap } from '../../../src/rtp-bridge/sdp/payload-types.ts';
-import { loadSdp, PLAIN_B, sdp, SESSION_A, SESSION_B, WEBRTC_A } from './fixtures.ts';
+import { loadSdp, sdp, SESSION_A, translateBrowserAnswer, translateBrowserOffer, translateTrunkOffer, WEBRTC_A } from './fixtures.ts';
 
 const codec = (pt: number, name: string, clockRate: number, channels = 1, fmtp?: string): Codec => ({
   pt,
@@ -142,7 +142,7 @@ describe('DTLS roles (RFC 5763 §5, RFC 8842 §5.3)', () => {
   const chromiumOffer = loadSdp('chromium-offer.sdp');
   const answerFor = (setup: string | undefined, local = WEBRTC_A): string => {
     const offer = setup === undefined ? chromiumOffer.replace('a=setup:actpass\r\n', '') : chromiumOffer.replace('a=setup:actpass', `a=setup:${setup}`);
-    const o = translateOffer({ sdp: offer, from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) });
+    const o = translateBrowserOffer(offer);
     const a = translateAnswer({ sdp: loadSdp('sipp-uas-answer.sdp'), pending: o.pending, local, state: createLegState(SESSION_A) });
     return `${a.sdp.match(/a=setup:\w+/)![0]} ${a.offerer.dtlsRole}`;
   };
@@ -158,17 +158,17 @@ describe('DTLS roles (RFC 5763 §5, RFC 8842 §5.3)', () => {
 
   it('refuses holdconn in an offer, and actpass in an answer', () => {
     expect(() => answerFor('holdconn')).toThrow(expect.objectContaining({ code: 'SDP_UNSUPPORTED' }));
-    const o = translateOffer({ sdp: loadSdp('asterisk-offer.sdp'), from: 'plain', local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const o = translateTrunkOffer(loadSdp('asterisk-offer.sdp'));
     const actpass = loadSdp('chromium-answer.sdp').replace('a=setup:active', 'a=setup:actpass');
-    expect(() => translateAnswer({ sdp: actpass, pending: o.pending, local: PLAIN_B, state: createLegState(SESSION_B) })).toThrow(
+    expect(() => translateBrowserAnswer(actpass, o.pending)).toThrow(
       expect.objectContaining({ code: 'SDP_INVALID', status: 488 }),
     );
   });
 
   it('gives the gateway the client role on a called browser leg that answers passive', () => {
-    const o = translateOffer({ sdp: loadSdp('asterisk-offer.sdp'), from: 'plain', local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const o = translateTrunkOffer(loadSdp('asterisk-offer.sdp'));
     const passive = loadSdp('chromium-answer.sdp').replace('a=setup:active', 'a=setup:passive');
-    const a = translateAnswer({ sdp: passive, pending: o.pending, local: PLAIN_B, state: createLegState(SESSION_B) });
+    const a = translateBrowserAnswer(passive, o.pending);
     expect(a.answerer.dtlsRole).toBe('client');
   });
 
@@ -179,7 +179,7 @@ describe('DTLS roles (RFC 5763 §5, RFC 8842 §5.3)', () => {
       offer.replace(/a=fingerprint:.*\r\n/, ''),
       offer.replace('a=rtcp-mux\r\n', ''),
     ]) {
-      expect(() => translateOffer({ sdp: broken, from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) })).toThrow(
+      expect(() => translateBrowserOffer(broken)).toThrow(
         expect.objectContaining({ code: 'SDP_UNSUPPORTED', status: 488 }),
       );
     }

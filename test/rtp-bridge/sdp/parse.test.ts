@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../../src/errors.ts';
-import {
-  createLegState,
-  MAX_SDP_LENGTH,
-  parseSdp,
-  SdpError,
-  translateAnswer,
-  translateOffer,
-} from '../../../src/rtp-bridge/sdp/index.ts';
-import { loadSdp, PLAIN_A, PLAIN_B, sdp, SESSION_A, SESSION_B, WEBRTC_A } from './fixtures.ts';
+import { createLegState, MAX_SDP_LENGTH, parseSdp, SdpError, translateAnswer } from '../../../src/rtp-bridge/sdp/index.ts';
+import { loadSdp, PLAIN_A, sdp, SESSION_B, translateBrowserOffer, translateTrunkAnswer, translateTrunkOffer } from './fixtures.ts';
 
 describe('parseSdp on real SDP', () => {
   it("reads Chromium's offer: codecs with fmtp and rtcp-fb, ICE, DTLS, BUNDLE, mid, rtcp-mux, ssrc", () => {
@@ -193,8 +186,8 @@ describe('never a raw exception', () => {
   it('mutated real SDPs only ever throw SdpError, through parse, offer and answer', () => {
     const fixtures = ['chromium-offer.sdp', 'chromium-offer-av.sdp', 'firefox-offer.sdp', 'asterisk-offer.sdp', 'freeswitch-offer.sdp', 'sipp-uas-answer.sdp', 'chromium-answer.sdp', 'freeswitch-answer.sdp'].map(loadSdp);
     const pending = {
-      toPlain: translateOffer({ sdp: loadSdp('chromium-offer.sdp'), from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) }).pending,
-      toWebrtc: translateOffer({ sdp: loadSdp('asterisk-offer.sdp'), from: 'plain', local: WEBRTC_A, state: createLegState(SESSION_A) }).pending,
+      toPlain: translateBrowserOffer(loadSdp('chromium-offer.sdp')).pending,
+      toWebrtc: translateTrunkOffer(loadSdp('asterisk-offer.sdp')).pending,
     };
     const random = rng(0x5d9);
     const outcomes = { ok: 0, sdpError: 0 };
@@ -202,9 +195,9 @@ describe('never a raw exception', () => {
       const text = mutate(fixtures[n % fixtures.length]!, random);
       const attempts = [
         () => parseSdp(text),
-        () => translateOffer({ sdp: text, from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) }),
-        () => translateOffer({ sdp: text, from: 'plain', local: WEBRTC_A, state: createLegState(SESSION_A) }),
-        () => translateAnswer({ sdp: text, pending: pending.toPlain, local: WEBRTC_A, state: createLegState(SESSION_A) }),
+        () => translateBrowserOffer(text),
+        () => translateTrunkOffer(text),
+        () => translateTrunkAnswer(text, pending.toPlain),
         () => translateAnswer({ sdp: text, pending: pending.toWebrtc, local: PLAIN_A, state: createLegState(SESSION_B) }),
       ];
       for (const attempt of attempts) {

@@ -8,7 +8,20 @@ import {
   translateOffer,
 } from '../../../src/rtp-bridge/sdp/index.ts';
 import type { LegSdpState, WebrtcRemoteMedia } from '../../../src/rtp-bridge/sdp/index.ts';
-import { loadSdp, PLAIN_B, sdp, SESSION_A, SESSION_B, WEBRTC_A } from './fixtures.ts';
+import {
+  CHROMIUM_CODECS,
+  loadSdp,
+  PLAIN_B,
+  plainSession,
+  sdp,
+  SESSION_A,
+  SESSION_B,
+  translateBrowserAnswer,
+  translateBrowserOffer,
+  translateTrunkAnswer,
+  translateTrunkOffer,
+  WEBRTC_A,
+} from './fixtures.ts';
 
 const origin = (text: string): string => text.split('\r\n')[1]!;
 const direction = (text: string): string | undefined => text.split('\r\n').find((l) => /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l));
@@ -19,8 +32,8 @@ function round(
   offerFromA: string,
   answerFromB: string,
 ): { toB: string; toA: string; legs: { a: LegSdpState; b: LegSdpState } } {
-  const o = translateOffer({ sdp: offerFromA, from: 'webrtc', local: PLAIN_B, state: legs.b });
-  const a = translateAnswer({ sdp: answerFromB, pending: o.pending, local: WEBRTC_A, state: legs.a });
+  const o = translateBrowserOffer(offerFromA, { state: legs.b });
+  const a = translateTrunkAnswer(answerFromB, o.pending, { state: legs.a });
   return { toB: o.sdp, toA: a.sdp, legs: { a: a.state, b: o.state } };
 }
 
@@ -38,19 +51,9 @@ describe('re-offers: hold, resume, refresh, and the o= line', () => {
     legs = hold.legs;
     expect(hold.toB).toBe(
       sdp(
-        'v=0',
-        'o=- 4147052340 2 IN IP4 198.51.100.10',
-        's=-',
-        'c=IN IP4 198.51.100.10',
-        't=0 0',
+        ...plainSession(SESSION_B, 2),
         'm=audio 30000 RTP/AVP 111 9 0 8 110 126',
-        'a=rtpmap:111 opus/48000/2',
-        'a=fmtp:111 minptime=10;useinbandfec=1',
-        'a=rtpmap:9 G722/8000',
-        'a=rtpmap:0 PCMU/8000',
-        'a=rtpmap:8 PCMA/8000',
-        'a=rtpmap:110 telephone-event/48000',
-        'a=rtpmap:126 telephone-event/8000',
+        ...CHROMIUM_CODECS,
         'a=sendonly',
         'a=rtcp:30001',
       ),
@@ -66,10 +69,10 @@ describe('re-offers: hold, resume, refresh, and the o= line', () => {
 
   it('keeps the version for an identical SDP (session refresh) unless told to force a new one', () => {
     const offerFromA = loadSdp('chromium-offer.sdp');
-    const first = translateOffer({ sdp: offerFromA, from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) });
-    const refresh = translateOffer({ sdp: offerFromA, from: 'webrtc', local: PLAIN_B, state: first.state });
+    const first = translateBrowserOffer(offerFromA);
+    const refresh = translateBrowserOffer(offerFromA, { state: first.state });
     expect(refresh.sdp).toBe(first.sdp);
-    const forced = translateOffer({ sdp: offerFromA, from: 'webrtc', local: PLAIN_B, state: first.state, forceNewVersion: true });
+    const forced = translateBrowserOffer(offerFromA, { state: first.state, forceNewVersion: true });
     expect(origin(forced.sdp)).toBe('o=- 4147052340 2 IN IP4 198.51.100.10');
     // A new address (the gateway moved the leg to another port) is a change.
     const moved = translateOffer({ sdp: offerFromA, from: 'webrtc', local: { ...PLAIN_B, port: 30010 }, state: first.state });
@@ -86,30 +89,30 @@ describe('re-offers: hold, resume, refresh, and the o= line', () => {
   it('passes a trunk hold (a=sendonly) and an RFC 2543 hold (c=0.0.0.0) to the browser as sendonly', () => {
     const asterisk = loadSdp('asterisk-offer.sdp');
     let legA = createLegState(SESSION_A);
-    const first = translateOffer({ sdp: asterisk, from: 'plain', local: WEBRTC_A, state: legA });
+    const first = translateTrunkOffer(asterisk, { state: legA });
     legA = first.state;
 
     const sendonly = asterisk.replace('o=- 1914457062 1914457062', 'o=- 1914457062 1914457063').replace('a=sendrecv', 'a=sendonly');
-    const hold = translateOffer({ sdp: sendonly, from: 'plain', local: WEBRTC_A, state: legA });
+    const hold = translateTrunkOffer(sendonly, { state: legA });
     expect([origin(hold.sdp), direction(hold.sdp)]).toEqual(['o=- 1893453912 2 IN IP4 127.0.0.1', 'a=sendonly']);
     expect(hold.sdp).toContain('a=setup:actpass\r\n');
     expect(hold.sdp).toContain('t=0 0\r\na=ice-lite\r\na=group:BUNDLE 0\r\nm=audio 40000 ');
 
     const rfc2543 = asterisk.replace('c=IN IP4 203.0.113.20', 'c=IN IP4 0.0.0.0');
-    const old = translateOffer({ sdp: rfc2543, from: 'plain', local: WEBRTC_A, state: legA });
+    const old = translateTrunkOffer(rfc2543, { state: legA });
     expect(direction(old.sdp)).toBe('a=sendonly');
     expect(old.remote).toMatchObject({ address: '0.0.0.0', direction: 'sendonly' });
     // recvonly + 0.0.0.0: the holder neither wants media nor sends any.
-    const inactive = translateOffer({ sdp: rfc2543.replace('a=sendrecv', 'a=recvonly'), from: 'plain', local: WEBRTC_A, state: legA });
+    const inactive = translateTrunkOffer(rfc2543.replace('a=sendrecv', 'a=recvonly'), { state: legA });
     expect(direction(inactive.sdp)).toBe('a=inactive');
   });
 
   it("keeps the browser leg's m-lines (rejected video and data included) when the trunk re-offers", () => {
     // Browser calls trunk with audio, video and a data channel; the trunk later puts the call on hold.
-    const o = translateOffer({ sdp: loadSdp('chromium-offer-av.sdp'), from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) });
-    const a = translateAnswer({ sdp: loadSdp('sipp-uas-answer.sdp'), pending: o.pending, local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const o = translateBrowserOffer(loadSdp('chromium-offer-av.sdp'));
+    const a = translateTrunkAnswer(loadSdp('sipp-uas-answer.sdp'), o.pending);
     const trunkHold = loadSdp('sipp-uas-answer.sdp').trimEnd() + '\r\na=sendonly\r\n';
-    const reoffer = translateOffer({ sdp: trunkHold, from: 'plain', local: WEBRTC_A, state: a.state });
+    const reoffer = translateTrunkOffer(trunkHold, { state: a.state });
     expect(reoffer.sdp.split('\r\n').filter((l) => /^(o|m)=|^a=(mid|group|setup|sendonly)/.test(l))).toEqual([
       'o=- 1893453912 2 IN IP4 127.0.0.1',
       'a=group:BUNDLE 0',
@@ -125,10 +128,10 @@ describe('re-offers: hold, resume, refresh, and the o= line', () => {
   });
 
   it('keeps payload type numbers bound on a leg when the other side renumbers in a re-offer (RFC 3264 §8.3.2)', () => {
-    const first = translateOffer({ sdp: loadSdp('asterisk-offer.sdp'), from: 'plain', local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const first = translateTrunkOffer(loadSdp('asterisk-offer.sdp'));
     // The trunk re-offers with telephone-event on 96 instead of 101.
     const renumbered = loadSdp('asterisk-offer.sdp').replace('0 8 18 101', '0 8 18 96').replaceAll(':101 ', ':96 ');
-    const again = translateOffer({ sdp: renumbered, from: 'plain', local: WEBRTC_A, state: first.state });
+    const again = translateTrunkOffer(renumbered, { state: first.state });
     expect(again.sdp).toContain('m=audio 40000 UDP/TLS/RTP/SAVPF 0 8 101\r\n');
     expect(again.pending.sent.map((s) => [s.sourcePt, s.codec.pt])).toEqual([
       [0, 0],
@@ -136,7 +139,7 @@ describe('re-offers: hold, resume, refresh, and the o= line', () => {
       [96, 101],
     ]);
     // Browser answers with its own 101; the relay maps the trunk's 96 ⇄ 101.
-    const a = translateAnswer({ sdp: loadSdp('chromium-answer.sdp'), pending: again.pending, local: PLAIN_B, state: createLegState(SESSION_B) });
+    const a = translateBrowserAnswer(loadSdp('chromium-answer.sdp'), again.pending);
     expect(a.payloadTypes.offererToAnswerer.map((r) => [r.in, r.out])).toEqual([
       [0, 0],
       [8, 8],
@@ -151,8 +154,8 @@ describe('re-offers: hold, resume, refresh, and the o= line', () => {
   });
 
   it('notices an ICE restart (new ufrag/pwd) in a browser re-offer', () => {
-    const first = translateOffer({ sdp: loadSdp('chromium-offer.sdp'), from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) });
-    const same = translateOffer({ sdp: loadSdp('chromium-offer.sdp'), from: 'webrtc', local: PLAIN_B, state: first.state });
+    const first = translateBrowserOffer(loadSdp('chromium-offer.sdp'));
+    const same = translateBrowserOffer(loadSdp('chromium-offer.sdp'), { state: first.state });
     const restarted = translateOffer({
       sdp: loadSdp('chromium-offer.sdp').replace('a=ice-ufrag:TH3M', 'a=ice-ufrag:Zq9P').replace('a=ice-pwd:NAwsmNkfkrB3SH9C1hOf4ZJX', 'a=ice-pwd:k2Lm9Qr4St7Uv0Wx3Yz6Ab1C'),
       from: 'webrtc',
@@ -166,9 +169,9 @@ describe('re-offers: hold, resume, refresh, and the o= line', () => {
   });
 
   it("answers an ICE-restart re-offer with the gateway's new credentials, keeping its DTLS role", () => {
-    const o = translateOffer({ sdp: loadSdp('chromium-offer.sdp'), from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) });
-    const a = translateAnswer({ sdp: loadSdp('sipp-uas-answer.sdp'), pending: o.pending, local: WEBRTC_A, state: createLegState(SESSION_A) });
-    const o2 = translateOffer({ sdp: loadSdp('chromium-reoffer-resume.sdp'), from: 'webrtc', local: PLAIN_B, state: o.state });
+    const o = translateBrowserOffer(loadSdp('chromium-offer.sdp'));
+    const a = translateTrunkAnswer(loadSdp('sipp-uas-answer.sdp'), o.pending);
+    const o2 = translateBrowserOffer(loadSdp('chromium-reoffer-resume.sdp'), { state: o.state });
     const restartedLocal = { ...WEBRTC_A, ice: { ufrag: 'n3Wq', pwd: 'Rt5yU8iO1pA4sD7fG0hJ3kL6' }, setup: 'passive' as const };
     const a2 = translateAnswer({ sdp: loadSdp('sipp-uas-answer.sdp'), pending: o2.pending, local: restartedLocal, state: a.state });
     expect(a2.sdp).toContain('a=ice-ufrag:n3Wq\r\na=ice-pwd:Rt5yU8iO1pA4sD7fG0hJ3kL6\r\n');

@@ -1,18 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { createLegState, isIceRestart, translateAnswer, translateOffer } from '../../../src/rtp-bridge/sdp/index.ts';
 import type { WebrtcRemoteMedia } from '../../../src/rtp-bridge/sdp/index.ts';
-import { loadSdp, PLAIN_A, PLAIN_B, sdp, SESSION_A, SESSION_B, WEBRTC_A, WEBRTC_B } from './fixtures.ts';
-
-const FINGERPRINT = 'a=fingerprint:sha-256 5B:0F:8E:41:C2:7A:93:D4:16:E8:2B:AF:60:3C:D9:71:88:4E:F2:05:B7:1A:C6:39:90:DE:24:6F:83:5D:EA:17';
-const OPUS_SET = [
-  'a=rtpmap:111 opus/48000/2',
-  'a=fmtp:111 minptime=10;useinbandfec=1',
-  'a=rtpmap:9 G722/8000',
-  'a=rtpmap:0 PCMU/8000',
-  'a=rtpmap:8 PCMA/8000',
-  'a=rtpmap:110 telephone-event/48000',
-  'a=rtpmap:126 telephone-event/8000',
-];
+import {
+  CHROMIUM_CODECS,
+  loadSdp,
+  PLAIN_A,
+  PLAIN_B,
+  plainSession,
+  sdp,
+  SESSION_A,
+  SESSION_B,
+  WEBRTC_A,
+  WEBRTC_B,
+  webrtcSession,
+  webrtcTransport,
+} from './fixtures.ts';
 
 describe('browser calls browser (WebRTC ⇄ WebRTC), both ways', () => {
   it("relays Chromium's offer as a gateway WebRTC offer and Chromium's answer back, each leg with its own ICE/DTLS", () => {
@@ -22,23 +24,10 @@ describe('browser calls browser (WebRTC ⇄ WebRTC), both ways', () => {
     legB = offer.state;
     expect(offer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 4147052340 1 IN IP4 127.0.0.1',
-        's=-',
-        'c=IN IP4 127.0.0.1',
-        't=0 0',
-        'a=ice-lite',
-        'a=group:BUNDLE 0',
+        ...webrtcSession(SESSION_B),
         'm=audio 40002 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126',
-        'a=mid:0',
-        'a=ice-ufrag:hQz7',
-        'a=ice-pwd:Ab3dE6gH9jK2mN5pQ8sT1vW4',
-        FINGERPRINT,
-        'a=setup:actpass',
-        'a=candidate:1 1 udp 2130706431 127.0.0.1 40002 typ host',
-        'a=end-of-candidates',
-        'a=rtcp-mux',
-        ...OPUS_SET,
+        ...webrtcTransport('B', 'actpass'),
+        ...CHROMIUM_CODECS,
         'a=sendrecv',
       ),
     );
@@ -47,23 +36,10 @@ describe('browser calls browser (WebRTC ⇄ WebRTC), both ways', () => {
     legA = answer.state;
     expect(answer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 1893453912 1 IN IP4 127.0.0.1',
-        's=-',
-        'c=IN IP4 127.0.0.1',
-        't=0 0',
-        'a=ice-lite',
-        'a=group:BUNDLE 0',
+        ...webrtcSession(SESSION_A),
         'm=audio 40000 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126',
-        'a=mid:0',
-        'a=ice-ufrag:gWx4',
-        'a=ice-pwd:Vx9uQ3bLk7Tn2sR8mW5yZp1a',
-        FINGERPRINT,
-        'a=setup:passive',
-        'a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host',
-        'a=end-of-candidates',
-        'a=rtcp-mux',
-        ...OPUS_SET,
+        ...webrtcTransport('A', 'passive'),
+        ...CHROMIUM_CODECS,
         'a=sendrecv',
       ),
     );
@@ -77,23 +53,10 @@ describe('browser calls browser (WebRTC ⇄ WebRTC), both ways', () => {
     expect(isIceRestart(answer.remote as WebrtcRemoteMedia, reoffer.remote as WebrtcRemoteMedia)).toBe(false);
     expect(reoffer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 1893453912 2 IN IP4 127.0.0.1',
-        's=-',
-        'c=IN IP4 127.0.0.1',
-        't=0 0',
-        'a=ice-lite',
-        'a=group:BUNDLE 0',
+        ...webrtcSession(SESSION_A, 2),
         'm=audio 40000 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126',
-        'a=mid:0',
-        'a=ice-ufrag:gWx4',
-        'a=ice-pwd:Vx9uQ3bLk7Tn2sR8mW5yZp1a',
-        FINGERPRINT,
-        'a=setup:actpass',
-        'a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host',
-        'a=end-of-candidates',
-        'a=rtcp-mux',
-        ...OPUS_SET,
+        ...webrtcTransport('A', 'actpass'),
+        ...CHROMIUM_CODECS,
         'a=sendonly',
       ),
     );
@@ -104,23 +67,10 @@ describe('browser calls browser (WebRTC ⇄ WebRTC), both ways', () => {
     const back = translateAnswer({ sdp: answerFromA, pending: reoffer.pending, local: { ...WEBRTC_B, setup: 'passive' }, state: legB });
     expect(back.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 4147052340 2 IN IP4 127.0.0.1',
-        's=-',
-        'c=IN IP4 127.0.0.1',
-        't=0 0',
-        'a=ice-lite',
-        'a=group:BUNDLE 0',
+        ...webrtcSession(SESSION_B, 2),
         'm=audio 40002 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126',
-        'a=mid:0',
-        'a=ice-ufrag:hQz7',
-        'a=ice-pwd:Ab3dE6gH9jK2mN5pQ8sT1vW4',
-        FINGERPRINT,
-        'a=setup:passive',
-        'a=candidate:1 1 udp 2130706431 127.0.0.1 40002 typ host',
-        'a=end-of-candidates',
-        'a=rtcp-mux',
-        ...OPUS_SET,
+        ...webrtcTransport('B', 'passive'),
+        ...CHROMIUM_CODECS,
         'a=recvonly',
       ),
     );
@@ -134,11 +84,7 @@ describe('trunk to trunk (plain ⇄ plain)', () => {
     const offer = translateOffer({ sdp: loadSdp('sipp-uac-offer.sdp'), from: 'plain', local: PLAIN_B, state: createLegState(SESSION_B) });
     expect(offer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 4147052340 1 IN IP4 198.51.100.10',
-        's=-',
-        'c=IN IP4 198.51.100.10',
-        't=0 0',
+        ...plainSession(SESSION_B),
         'm=audio 30000 RTP/AVP 0',
         'a=rtpmap:0 PCMU/8000',
         'a=sendrecv',
@@ -160,11 +106,7 @@ describe('trunk to trunk (plain ⇄ plain)', () => {
     const answer = translateAnswer({ sdp: answerFromB, pending: offer.pending, local: PLAIN_A, state: createLegState(SESSION_A) });
     expect(answer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 1893453912 1 IN IP4 198.51.100.10',
-        's=-',
-        'c=IN IP4 198.51.100.10',
-        't=0 0',
+        ...plainSession(SESSION_A),
         'm=audio 30002 RTP/AVP 0',
         'a=rtpmap:0 PCMU/8000',
         'a=ptime:20',

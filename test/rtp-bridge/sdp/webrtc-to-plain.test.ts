@@ -1,17 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { createLegState, NoCommonCodecError, SdpError, translateAnswer, translateOffer } from '../../../src/rtp-bridge/sdp/index.ts';
-import type { TranslatedOffer } from '../../../src/rtp-bridge/sdp/index.ts';
-import { loadSdp, PLAIN_B, sdp, SESSION_A, SESSION_B, WEBRTC_A } from './fixtures.ts';
-
-const GATEWAY_WEBRTC_A = [
-  'a=ice-ufrag:gWx4',
-  'a=ice-pwd:Vx9uQ3bLk7Tn2sR8mW5yZp1a',
-  'a=fingerprint:sha-256 5B:0F:8E:41:C2:7A:93:D4:16:E8:2B:AF:60:3C:D9:71:88:4E:F2:05:B7:1A:C6:39:90:DE:24:6F:83:5D:EA:17',
-];
-const CANDIDATE_A = ['a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host', 'a=end-of-candidates', 'a=rtcp-mux'];
+import { NoCommonCodecError, SdpError } from '../../../src/rtp-bridge/sdp/index.ts';
+import type { TranslatedAnswer, TranslatedOffer } from '../../../src/rtp-bridge/sdp/index.ts';
+import {
+  CHROMIUM_CODECS,
+  loadSdp,
+  plainSession,
+  sdp,
+  SESSION_A,
+  SESSION_B,
+  translateBrowserOffer,
+  translateTrunkAnswer,
+  webrtcSession,
+  webrtcTransport,
+} from './fixtures.ts';
 
 function offerFromChromium(): TranslatedOffer {
-  return translateOffer({ sdp: loadSdp('chromium-offer.sdp'), from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) });
+  return translateBrowserOffer(loadSdp('chromium-offer.sdp'));
+}
+
+/** The trunk's answer to Chromium's offer, translated for Chromium. */
+function answerToChromium(answer: string): TranslatedAnswer {
+  return translateTrunkAnswer(answer, offerFromChromium().pending);
 }
 
 describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
@@ -21,19 +30,9 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
     // rtcp-fb, rtcp-mux, rtcp-rsize and rtcp-xr stay on the WebRTC side.
     expect(out).toBe(
       sdp(
-        'v=0',
-        'o=- 4147052340 1 IN IP4 198.51.100.10',
-        's=-',
-        'c=IN IP4 198.51.100.10',
-        't=0 0',
+        ...plainSession(SESSION_B),
         'm=audio 30000 RTP/AVP 111 9 0 8 110 126',
-        'a=rtpmap:111 opus/48000/2',
-        'a=fmtp:111 minptime=10;useinbandfec=1',
-        'a=rtpmap:9 G722/8000',
-        'a=rtpmap:0 PCMU/8000',
-        'a=rtpmap:8 PCMA/8000',
-        'a=rtpmap:110 telephone-event/48000',
-        'a=rtpmap:126 telephone-event/8000',
+        ...CHROMIUM_CODECS,
         'a=sendrecv',
         'a=rtcp:30001',
       ),
@@ -56,22 +55,12 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   });
 
   it("answers Chromium from SIPp's default answer: PCMU only, BUNDLE kept, mid echoed, setup passive to actpass", () => {
-    const offer = offerFromChromium();
-    const answer = translateAnswer({ sdp: loadSdp('sipp-uas-answer.sdp'), pending: offer.pending, local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const answer = answerToChromium(loadSdp('sipp-uas-answer.sdp'));
     expect(answer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 1893453912 1 IN IP4 127.0.0.1',
-        's=-',
-        'c=IN IP4 127.0.0.1',
-        't=0 0',
-        'a=ice-lite',
-        'a=group:BUNDLE 0',
+        ...webrtcSession(SESSION_A),
         'm=audio 40000 UDP/TLS/RTP/SAVPF 0',
-        'a=mid:0',
-        ...GATEWAY_WEBRTC_A,
-        'a=setup:passive',
-        ...CANDIDATE_A,
+        ...webrtcTransport('A', 'passive'),
         'a=rtpmap:0 PCMU/8000',
         'a=sendrecv',
       ),
@@ -83,22 +72,12 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   });
 
   it('answers Chromium from an Asterisk answer: joint codecs in the offerer order, telephone-event with its fmtp, ptime', () => {
-    const offer = offerFromChromium();
-    const answer = translateAnswer({ sdp: loadSdp('asterisk-answer.sdp'), pending: offer.pending, local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const answer = answerToChromium(loadSdp('asterisk-answer.sdp'));
     expect(answer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 1893453912 1 IN IP4 127.0.0.1',
-        's=-',
-        'c=IN IP4 127.0.0.1',
-        't=0 0',
-        'a=ice-lite',
-        'a=group:BUNDLE 0',
+        ...webrtcSession(SESSION_A),
         'm=audio 40000 UDP/TLS/RTP/SAVPF 0 8 126',
-        'a=mid:0',
-        ...GATEWAY_WEBRTC_A,
-        'a=setup:passive',
-        ...CANDIDATE_A,
+        ...webrtcTransport('A', 'passive'),
         'a=rtpmap:0 PCMU/8000',
         'a=rtpmap:8 PCMA/8000',
         'a=rtpmap:126 telephone-event/8000',
@@ -112,22 +91,12 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   });
 
   it('answers Chromium from a FreeSWITCH answer that renumbers telephone-event, and maps 110 ⇄ 101 in the relay', () => {
-    const offer = offerFromChromium();
-    const answer = translateAnswer({ sdp: loadSdp('freeswitch-answer.sdp'), pending: offer.pending, local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const answer = answerToChromium(loadSdp('freeswitch-answer.sdp'));
     expect(answer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 1893453912 1 IN IP4 127.0.0.1',
-        's=-',
-        'c=IN IP4 127.0.0.1',
-        't=0 0',
-        'a=ice-lite',
-        'a=group:BUNDLE 0',
+        ...webrtcSession(SESSION_A),
         'm=audio 40000 UDP/TLS/RTP/SAVPF 111 110',
-        'a=mid:0',
-        ...GATEWAY_WEBRTC_A,
-        'a=setup:passive',
-        ...CANDIDATE_A,
+        ...webrtcTransport('A', 'passive'),
         'a=rtpmap:111 opus/48000/2',
         'a=fmtp:111 useinbandfec=1',
         'a=rtpmap:110 telephone-event/48000',
@@ -154,15 +123,11 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   });
 
   it("rejects Firefox's video m-line with port 0 in the answer, keeping m-line count, order and mids", () => {
-    const offer = translateOffer({ sdp: loadSdp('firefox-offer.sdp'), from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) });
+    const offer = translateBrowserOffer(loadSdp('firefox-offer.sdp'));
     // Firefox's fingerprint is session-level, its c= is the JSEP placeholder 0.0.0.0 (not hold on a WebRTC leg).
     expect(offer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 4147052340 1 IN IP4 198.51.100.10',
-        's=-',
-        'c=IN IP4 198.51.100.10',
-        't=0 0',
+        ...plainSession(SESSION_B),
         'm=audio 30000 RTP/AVP 109 9 0 8 101',
         'a=rtpmap:109 opus/48000/2',
         'a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1',
@@ -175,21 +140,12 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
         'a=rtcp:30001',
       ),
     );
-    const answer = translateAnswer({ sdp: loadSdp('sipp-uas-answer.sdp'), pending: offer.pending, local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const answer = translateTrunkAnswer(loadSdp('sipp-uas-answer.sdp'), offer.pending);
     expect(answer.sdp).toBe(
       sdp(
-        'v=0',
-        'o=- 1893453912 1 IN IP4 127.0.0.1',
-        's=-',
-        'c=IN IP4 127.0.0.1',
-        't=0 0',
-        'a=ice-lite',
-        'a=group:BUNDLE 0',
+        ...webrtcSession(SESSION_A),
         'm=audio 40000 UDP/TLS/RTP/SAVPF 0',
-        'a=mid:0',
-        ...GATEWAY_WEBRTC_A,
-        'a=setup:passive',
-        ...CANDIDATE_A,
+        ...webrtcTransport('A', 'passive'),
         'a=rtpmap:0 PCMU/8000',
         'a=sendrecv',
         'm=video 0 UDP/TLS/RTP/SAVPF 120 124 121 125 126 127 97 98',
@@ -199,9 +155,9 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   });
 
   it("rejects Chromium's video and data channel m-lines with port 0", () => {
-    const offer = translateOffer({ sdp: loadSdp('chromium-offer-av.sdp'), from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B) });
+    const offer = translateBrowserOffer(loadSdp('chromium-offer-av.sdp'));
     expect(offer.sdp.match(/^m=/gm)).toHaveLength(1);
-    const answer = translateAnswer({ sdp: loadSdp('sipp-uas-answer.sdp'), pending: offer.pending, local: WEBRTC_A, state: createLegState(SESSION_A) });
+    const answer = translateTrunkAnswer(loadSdp('sipp-uas-answer.sdp'), offer.pending);
     expect(answer.sdp.split('\r\n').filter((l) => l.startsWith('m=') || l.startsWith('a=mid') || l.startsWith('a=group'))).toEqual([
       'a=group:BUNDLE 0',
       'm=audio 40000 UDP/TLS/RTP/SAVPF 0',
@@ -219,17 +175,10 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   });
 
   it('offers only what a restricted trunk allows, and fails with 488 when nothing is left', () => {
-    const pcmaOnly = translateOffer({
-      sdp: loadSdp('chromium-offer.sdp'),
-      from: 'webrtc',
-      local: PLAIN_B,
-      state: createLegState(SESSION_B),
-      codecs: { to: ['PCMA', 'telephone-event/8000'] },
-    });
+    const pcmaOnly = translateBrowserOffer(loadSdp('chromium-offer.sdp'), { codecs: { to: ['PCMA', 'telephone-event/8000'] } });
     expect(pcmaOnly.sdp).toContain('m=audio 30000 RTP/AVP 8 126\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\n');
 
-    const attempt = (): unknown =>
-      translateOffer({ sdp: loadSdp('chromium-offer.sdp'), from: 'webrtc', local: PLAIN_B, state: createLegState(SESSION_B), codecs: { to: ['G729'] } });
+    const attempt = (): unknown => translateBrowserOffer(loadSdp('chromium-offer.sdp'), { codecs: { to: ['G729'] } });
     expect(attempt).toThrow(NoCommonCodecError);
     try {
       attempt();
@@ -242,7 +191,7 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   it('fails with NoCommonCodecError when the trunk answers with a codec that was not offered', () => {
     const offer = offerFromChromium();
     const g729 = sdp('v=0', 'o=- 1 1 IN IP4 203.0.113.9', 's=-', 'c=IN IP4 203.0.113.9', 't=0 0', 'm=audio 7000 RTP/AVP 18', 'a=rtpmap:18 G729/8000');
-    expect(() => translateAnswer({ sdp: g729, pending: offer.pending, local: WEBRTC_A, state: createLegState(SESSION_A) })).toThrow(
+    expect(() => translateTrunkAnswer(g729, offer.pending)).toThrow(
       expect.objectContaining({ code: 'NO_COMMON_CODEC', status: 488 }),
     );
   });
@@ -250,7 +199,7 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   it('refuses an answer whose m-line count differs from the offer (RFC 3264 §6)', () => {
     const offer = offerFromChromium();
     const two = loadSdp('sipp-uas-answer.sdp').trimEnd() + '\r\nm=video 0 RTP/AVP 31\r\n';
-    expect(() => translateAnswer({ sdp: two, pending: offer.pending, local: WEBRTC_A, state: createLegState(SESSION_A) })).toThrow(
+    expect(() => translateTrunkAnswer(two, offer.pending)).toThrow(
       expect.objectContaining({ code: 'SDP_INVALID', status: 488 }),
     );
   });
@@ -258,7 +207,7 @@ describe('browser calls trunk: WebRTC offer → plain RTP/AVP offer', () => {
   it('refuses an SDES-SRTP answer to a plain offer', () => {
     const offer = offerFromChromium();
     expect(() =>
-      translateAnswer({ sdp: loadSdp('asterisk-sdes.sdp'), pending: offer.pending, local: WEBRTC_A, state: createLegState(SESSION_A) }),
+      translateTrunkAnswer(loadSdp('asterisk-sdes.sdp'), offer.pending),
     ).toThrow(expect.objectContaining({ code: 'SDP_UNSUPPORTED', status: 488 }));
   });
 });
