@@ -3,7 +3,7 @@
  * (each benchmark rewrites only its own section and appends to its history). Never part of `npm test`: speed
  * and memory are measured here, on a machine whose load is written next to the numbers, not asserted in CI.
  *
- *   node bench/run.ts [--only parse,relay,media,setup,srtp,webrtc-leg] [--quick] [--runs N] [--no-docs]
+ *   node bench/run.ts [--only parse,relay,media,setup,srtp,webrtc-leg,dtls] [--quick] [--runs N] [--no-docs]
  *                     [call-setup flags: --rate 200 --seconds 20 --profile --sipp … see bench/call-setup.bench.ts]
  *
  * --quick: one run per benchmark and short windows (a smoke run; its numbers say little). Otherwise each
@@ -20,7 +20,7 @@ import { summarize as summarizeCallSetup } from './call-setup-report.ts';
 import { describeMachine, formatLoad, formatMachine, loadAverage, type MachineInfo } from './machine.ts';
 import { fmt, markdownTable, median, writeSection } from './report.ts';
 
-const ALL = ['parse', 'relay', 'media', 'setup', 'srtp', 'webrtc-leg'] as const;
+const ALL = ['parse', 'relay', 'media', 'setup', 'srtp', 'webrtc-leg', 'dtls'] as const;
 type BenchName = (typeof ALL)[number];
 
 interface SummaryRow {
@@ -256,6 +256,50 @@ async function runWebrtcLeg(ctx: Context): Promise<SummaryRow> {
   return { bench: 'WebRTC leg (SRTP in + out)', result: `${fmt(us, 2)} µs/relayed packet`, target: '(reference)', met: undefined };
 }
 
+// ---- dtls: handshake CPU, node:crypto against werift-dtls' JavaScript ---------------------------------------
+
+interface DtlsHandshakeResult {
+  results: Record<string, { role: string; backend: string; cpuMsPerHandshake: number; perSecond: number }>;
+}
+
+async function runDtls(ctx: Context): Promise<SummaryRow> {
+  const load = loadAverage();
+  const out = await runScript('./dtls-handshake.bench.ts', [`--rounds=${ctx.runs}`, `--handshakes=${ctx.quick ? 50 : 200}`]);
+  say(out.trimEnd().split('\n').map((l) => `  ${l}`).join('\n'));
+  const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  if (line === undefined) throw new Error(`dtls-handshake printed no result: ${out.slice(-500)}`);
+  const { results } = JSON.parse(line) as DtlsHandshakeResult;
+  const ms = (key: string): string => (results[key] === undefined ? '–' : fmt(results[key].cpuMsPerHandshake, 2));
+  if (ctx.docs) {
+    writeSection({
+      title: 'DTLS handshake',
+      command: ctx.command('dtls'),
+      machine: ctx.machine,
+      load: { start: load, end: loadAverage() },
+      body: [
+        'bench/dtls-handshake.bench.ts: DTLS-SRTP handshakes (ECDHE_ECDSA, X25519 as browsers choose it) between a',
+        "DtlsTransport in the measured process and a peer in a child process over loopback UDP; CPU of the measured",
+        "process per handshake, with werift-dtls' handshake crypto in node:crypto (what the gateway runs) and in",
+        "werift-dtls' own JavaScript (tweetnacl X25519, its signing key re-imported from PEM per signature) for comparison.",
+        '',
+        '```',
+        out.trimEnd().split('\n').filter((l) => !l.startsWith('{')).join('\n'),
+        '```',
+      ].join('\n'),
+      history: {
+        columns: ['server ms (native)', 'client ms (native)', 'server ms (werift JS)', 'client ms (werift JS)'],
+        row: [ms('native-server'), ms('native-client'), ms('werift-server'), ms('werift-client')],
+      },
+    });
+  }
+  return {
+    bench: 'DTLS handshake (gateway end, X25519)',
+    result: `${ms('native-server')} ms CPU as server, ${ms('native-client')} as client (werift JS: ${ms('werift-server')} / ${ms('werift-client')})`,
+    target: '(reference)',
+    met: undefined,
+  };
+}
+
 // ---- main ------------------------------------------------------------------------------------------------
 
 const RUNNERS: Record<BenchName, (ctx: Context) => Promise<SummaryRow | undefined>> = {
@@ -265,6 +309,7 @@ const RUNNERS: Record<BenchName, (ctx: Context) => Promise<SummaryRow | undefine
   setup: runSetup,
   srtp: runSrtp,
   'webrtc-leg': runWebrtcLeg,
+  dtls: runDtls,
 };
 
 async function main(): Promise<number> {

@@ -63,13 +63,22 @@ function remoteMessages(socket: DtlsSocket, flight: number): CachedHandshake[] {
   return entry === undefined || entry.isLocal ? [] : (entry.data as CachedHandshake[]);
 }
 
-function transcriptBefore(socket: DtlsSocket, stop: CachedHandshake): Buffer {
+/**
+ * The handshake messages in transcript order, serialized once (werift re-encodes a message on every serialize()),
+ * and where each of `stops` begins in it; -1 for one not in the cache.
+ */
+function transcript(socket: DtlsSocket, stops: readonly CachedHandshake[]): { bytes: Buffer; offsets: number[] } {
   const parts: Buffer[] = [];
+  const offsets = stops.map(() => -1);
+  let length = 0;
   for (const message of socket.dtls.sortedHandshakeCache as CachedHandshake[]) {
-    if (message === stop) break;
-    parts.push(message.serialize());
+    const at = stops.indexOf(message);
+    if (at >= 0) offsets[at] = length;
+    const part = message.serialize();
+    parts.push(part);
+    length += part.length;
   }
-  return Buffer.concat(parts);
+  return { bytes: Buffer.concat(parts, length), offsets };
 }
 
 function peerPublicKey(certificateDer: Buffer | undefined): KeyObject {
@@ -112,12 +121,15 @@ export function verifyClientHandshake(socket: DtlsSocket): void {
   if (certificateVerify === undefined) throw new DtlsHandshakeError('client sent no CertificateVerify');
   if (finished === undefined) throw new DtlsHandshakeError('client Finished missing');
   const cv = CertificateVerify.deSerialize(certificateVerify.fragment);
+  const { bytes, offsets } = transcript(socket, [certificateVerify, finished]);
+  const [cvAt, finishedAt] = offsets as [number, number];
+  if (cvAt < 0 || finishedAt < 0) throw new DtlsHandshakeError('client flight missing from the handshake transcript');
   // SignatureScheme is the TLS 1.2 (hash, signature) byte pair (RFC 8446 §4.2.3 keeps the encoding).
   const scheme = cv.algorithm as number;
-  if (!verifySignature(scheme >> 8, scheme & 0xff, transcriptBefore(socket, certificateVerify), key, cv.signature)) {
+  if (!verifySignature(scheme >> 8, scheme & 0xff, bytes.subarray(0, cvAt), key, cv.signature)) {
     throw new DtlsHandshakeError('client CertificateVerify signature does not verify with its certificate');
   }
-  const expected = finishedVerifyData(socket.cipher.masterSecret, 'client', transcriptBefore(socket, finished));
+  const expected = finishedVerifyData(socket.cipher.masterSecret, 'client', bytes.subarray(0, finishedAt));
   if (!constantTimeEqual(expected, finished.fragment)) throw new DtlsHandshakeError('client Finished verify_data mismatch');
 }
 
@@ -138,7 +150,6 @@ export function verifyServerHandshake(socket: DtlsSocket, serverFinished: Buffer
   if (!verifySignature(message.hashAlgorithm, message.signatureAlgorithm, signed, key, message.signature)) {
     throw new DtlsHandshakeError('ServerKeyExchange signature does not verify with the server certificate');
   }
-  const transcript = Buffer.concat((socket.dtls.sortedHandshakeCache as CachedHandshake[]).map((m) => m.serialize()));
-  const expected = finishedVerifyData(socket.cipher.masterSecret, 'server', transcript);
+  const expected = finishedVerifyData(socket.cipher.masterSecret, 'server', transcript(socket, []).bytes);
   if (!constantTimeEqual(expected, serverFinished)) throw new DtlsHandshakeError('server Finished verify_data mismatch');
 }
