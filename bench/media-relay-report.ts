@@ -63,7 +63,7 @@ export function renderSection(r: MediaRelayResult): string {
     'shared with other work (see the load average per run). KB = 1024 bytes.',
     `Command: \`${r.command}\`.`,
     '',
-    `${r.sessions} concurrent calls WebRTC (ICE-lite, DTLS-SRTP AES-128-GCM) ↔ plain RTP, 50 packets/s of 172-byte G.711 RTP each way`,
+    `${r.sessions} concurrent calls WebRTC (ICE-lite, DTLS-SRTP AES_CM_128_HMAC_SHA1_80 by the default profile order) ↔ plain RTP, 50 packets/s of 172-byte G.711 RTP each way`,
     'per call. The gateway (`MediaService`, driven over IPC with offer/answer) runs in its own process; the load generator',
     '(light clients with real ICE checks, DTLS handshakes and SRTP, bench/light-webrtc-client.ts) and the echoing trunk run in',
     'two others. CPU: utime + stime of the gateway from /proc/<pid>/stat over the steady-state window, per relayed packet',

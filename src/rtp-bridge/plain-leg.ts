@@ -182,7 +182,10 @@ export class PlainRtpLeg {
     const latch = this.rtpLatch;
     if (this.#closed || !this.#sends || latch.targetPort === 0) return false;
     try {
-      this.#rtp.send(buf, 0, length, latch.targetPort, latch.targetAddress);
+      // A whole buffer (a received datagram, the relay's copy) goes without offset and length: dgram would cut a
+      // view of it for them on every send.
+      if (buf.length === length) this.#rtp.send(buf, latch.targetPort, latch.targetAddress);
+      else this.#rtp.send(buf, 0, length, latch.targetPort, latch.targetAddress);
     } catch (err) {
       // Synchronous throws only: a socket closed under us (ERR_SOCKET_DGRAM_NOT_RUNNING). Node reports failures of
       // the send itself only to a per-send callback, which the hot path does not pay for.
@@ -217,7 +220,8 @@ export class PlainRtpLeg {
     }
     if (port === 0) return false;
     try {
-      socket.send(buf, 0, length, port, address);
+      if (buf.length === length) socket.send(buf, port, address);
+      else socket.send(buf, 0, length, port, address);
     } catch (err) {
       this.#onSocketError(err as Error);
       return false;

@@ -14,10 +14,26 @@
 export class SendSlot {
   readonly buf: Buffer;
   readonly done: (error: Error | null) => void;
+  #view: Buffer;
 
   constructor(buf: Buffer, release: (slot: SendSlot, error: Error | null) => void) {
     this.buf = buf;
+    this.#view = buf;
     this.done = (error: Error | null): void => release(this, error);
+  }
+
+  /**
+   * `buf.subarray(0, length)`, kept for the next call of the same length (a voice stream's packets all have
+   * one): handed to `send(view, port, address, done)`, it spares the view dgram would otherwise cut per packet
+   * from `send(buf, offset, length, …)`.
+   */
+  view(length: number): Buffer {
+    let view = this.#view;
+    if (view.length !== length) {
+      view = this.buf.subarray(0, length);
+      this.#view = view;
+    }
+    return view;
   }
 }
 

@@ -26,7 +26,7 @@ export interface WebRtcLegOptions {
   consentTimeoutMs?: number;
   /** DTLS must complete this long after ICE found the peer, default 30 s. */
   dtlsHandshakeTimeoutMs?: number;
-  /** Offered/accepted SRTP profiles in preference order (default GCM-128, CM-80, CM-32). */
+  /** Offered/accepted SRTP profiles in preference order (default CM-80, GCM-128, CM-32). */
   srtpProfiles?: readonly SrtpProfileName[];
   /** Our a=setup when answering an actpass offer; default passive (we are the DTLS server). */
   setupWhenAnswering?: 'active' | 'passive';

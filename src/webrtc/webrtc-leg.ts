@@ -308,7 +308,7 @@ export class WebRtcLeg extends TypedEmitter<WebRtcLegEvents> {
       this.#n.protectFailures++;
       return;
     }
-    this.#socket.send(slot.buf, 0, n, target.port, target.address, slot.done);
+    this.#socket.send(slot.view(n), target.port, target.address, slot.done);
     this.#n.packetsOut++;
     this.#n.bytesOut += n;
     if (rtcp) this.#n.rtcpPacketsOut++;

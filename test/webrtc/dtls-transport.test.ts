@@ -82,16 +82,16 @@ function session(outcome: Outcome): DtlsSrtpSession {
 }
 
 describe('DtlsTransport (werift-dtls + verification)', () => {
-  it('derives mirrored SRTP keys in both roles, GCM preferred (RFC 5764 §4.2)', async () => {
+  it('derives mirrored SRTP keys in both roles, AES_CM_128_HMAC_SHA1_80 preferred (RFC 5764 §4.2)', async () => {
     const w = wire({ certificate: alice }, { certificate: bob });
     const client = session(await w.clientOutcome);
     const server = session(await w.serverOutcome);
-    expect(client.profile).toBe('SRTP_AEAD_AES_128_GCM');
-    expect(server.profile).toBe('SRTP_AEAD_AES_128_GCM');
+    expect(client.profile).toBe('SRTP_AES128_CM_HMAC_SHA1_80');
+    expect(server.profile).toBe('SRTP_AES128_CM_HMAC_SHA1_80');
     expect(client.local).toEqual(server.remote);
     expect(client.remote).toEqual(server.local);
     expect(client.local.masterKey).toHaveLength(16);
-    expect(client.local.masterSalt).toHaveLength(12);
+    expect(client.local.masterSalt).toHaveLength(14);
     expect(client.local.masterKey.equals(client.remote.masterKey)).toBe(false);
     expect(client.remoteFingerprint).toEqual({ algorithm: 'sha-256', value: bob.fingerprint.value });
     expect(server.remoteFingerprint.value).toBe(alice.fingerprint.value);
@@ -239,7 +239,7 @@ describe('DtlsTransport (werift-dtls + verification)', () => {
         deliver(Buffer.concat([heartbeat, packet]));
       } else deliver(packet);
     });
-    expect(session(await w.serverOutcome).profile).toBe('SRTP_AEAD_AES_128_GCM');
+    expect(session(await w.serverOutcome).profile).toBe('SRTP_AES128_CM_HMAC_SHA1_80');
     await w.clientOutcome;
   });
 

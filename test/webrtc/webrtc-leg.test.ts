@@ -14,6 +14,7 @@ import {
   subscribeRtcp,
   waitFor,
   weriftOffers,
+  type ParsedWeriftSdp,
   type WeriftPeer,
 } from './werift-peer.ts';
 
@@ -50,6 +51,16 @@ function connected(leg: WebRtcLeg): Promise<void> {
     leg.once('connected', resolve);
     leg.once('failed', reject);
   });
+}
+
+/** A leg and a werift browser, connected: the browser offered (actpass), the leg answered. */
+async function connectedLeg(options: Partial<WebRtcLegOptions> = {}): Promise<{ leg: WebRtcLeg; peer: WeriftPeer; offer: ParsedWeriftSdp }> {
+  const leg = await newLeg(options);
+  const peer = await newPeer();
+  const up = connected(leg);
+  const offer = await weriftOffers(peer, leg);
+  await up;
+  return { leg, peer, offer };
 }
 
 function rtp(seq: number, payload: string): Buffer {
@@ -132,7 +143,7 @@ describe('WebRtcLeg against a werift browser on loopback', () => {
     expect(leg.localSetup()).toBe('passive');
     expect(leg.dtlsRole()).toBe('server');
     await up;
-    expect(leg.stats()).toMatchObject({ state: 'connected', dtlsRole: 'server', srtpProfile: 'SRTP_AEAD_AES_128_GCM' });
+    expect(leg.stats()).toMatchObject({ state: 'connected', dtlsRole: 'server', srtpProfile: 'SRTP_AES128_CM_HMAC_SHA1_80' });
     expectLoopbackOnly(leg, peer, offer.candidateIps);
     await exchangeMedia(leg, peer);
   });
@@ -163,13 +174,9 @@ describe('WebRtcLeg against a werift browser on loopback', () => {
     await exchangeMedia(leg, peer);
   });
 
-  it.each(['passive', 'active'] as const)('negotiates SRTP_AES128_CM_HMAC_SHA1_80 when that is all it accepts (answering %s)', async (setup) => {
-    const leg = await newLeg({ srtpProfiles: ['SRTP_AES128_CM_HMAC_SHA1_80'], setupWhenAnswering: setup });
-    const peer = await newPeer();
-    const up = connected(leg);
-    await weriftOffers(peer, leg);
-    await up;
-    expect(leg.stats().srtpProfile).toBe('SRTP_AES128_CM_HMAC_SHA1_80');
+  it.each(['passive', 'active'] as const)('negotiates SRTP_AEAD_AES_128_GCM when that is all it accepts (answering %s)', async (setup) => {
+    const { leg, peer } = await connectedLeg({ srtpProfiles: ['SRTP_AEAD_AES_128_GCM'], setupWhenAnswering: setup });
+    expect(leg.stats().srtpProfile).toBe('SRTP_AEAD_AES_128_GCM');
     await exchangeMedia(leg, peer);
   });
 
@@ -196,11 +203,7 @@ describe('WebRtcLeg against a werift browser on loopback', () => {
   });
 
   it('drops a replayed SRTP packet and counts it', async () => {
-    const leg = await newLeg();
-    const peer = await newPeer();
-    const up = connected(leg);
-    await weriftOffers(peer, leg);
-    await up;
+    const { leg, peer } = await connectedLeg();
     await waitFor(() => peer.pc.connectionState === 'connected', 5000);
     const captured: Buffer[] = [];
     // Tap the raw datagrams the leg's socket receives (ciphertext), as an attacker on the path would.
@@ -219,11 +222,7 @@ describe('WebRtcLeg against a werift browser on loopback', () => {
 
   it('stops sending once consent expires without fresh checks (RFC 7675)', async () => {
     // werift refreshes consent every 4–6 s; a 1.5 s timeout expires between two of its checks.
-    const leg = await newLeg({ consentTimeoutMs: 1500 });
-    const peer = await newPeer();
-    const up = connected(leg);
-    await weriftOffers(peer, leg);
-    await up;
+    const { leg, peer } = await connectedLeg({ consentTimeoutMs: 1500 });
     const failure = new Promise<GatewayError>((resolve) => leg.once('failed', resolve));
     const before = rtp(1, 'before');
     leg.sendRtp(before, before.length);
@@ -250,11 +249,7 @@ describe('WebRtcLeg against a werift browser on loopback', () => {
   });
 
   it('ignores DTLS ClientHellos from an address that passed no ICE check', async () => {
-    const leg = await newLeg();
-    const peer = await newPeer();
-    const up = connected(leg);
-    await weriftOffers(peer, leg);
-    await up;
+    const { leg, peer } = await connectedLeg();
     const stranger = await bindLoopbackSocket();
     cleanups.push(() => stranger.close());
     const hello = Buffer.alloc(60);
@@ -274,11 +269,7 @@ describe('WebRtcLeg against a werift browser on loopback', () => {
     // werift 0.25 does not rerun connectivity checks after its own ICE restart, so the browser side of the
     // restart is simulated here by re-offering new credentials; media must keep flowing on the previously
     // selected pair meanwhile (RFC 8445 §9, §12.1), and the DTLS association must survive (RFC 8842 §5).
-    const leg = await newLeg();
-    const peer = await newPeer();
-    const up = connected(leg);
-    const offer = await weriftOffers(peer, leg);
-    await up;
+    const { leg, peer, offer } = await connectedLeg();
     let reconnected = 0;
     leg.on('connected', () => reconnected++);
     const before = leg.localParameters();
@@ -299,11 +290,7 @@ describe('WebRtcLeg against a werift browser on loopback', () => {
   });
 
   it('close() sends the browser an encrypted close_notify', async () => {
-    const leg = await newLeg();
-    const peer = await newPeer();
-    const up = connected(leg);
-    await weriftOffers(peer, leg);
-    await up;
+    const { leg, peer } = await connectedLeg();
     await waitFor(() => peer.pc.connectionState === 'connected', 5000);
     leg.close();
     await waitFor(() => peer.pc.dtlsTransports[0]!.state === 'closed', 5000);

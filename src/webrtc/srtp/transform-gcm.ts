@@ -1,11 +1,4 @@
-import {
-  type CipherGCMTypes,
-  createCipheriv,
-  createDecipheriv,
-  createSecretKey,
-  type DecipherGCM,
-  type KeyObject,
-} from 'node:crypto';
+import { AesGcm } from './aes-gcm.ts';
 import { SrtpFailure } from './failure.ts';
 import type { SrtpSessionKeySet } from './kdf.ts';
 import { SRTCP_INDEX_LENGTH } from './profiles.ts';
@@ -13,36 +6,30 @@ import { RTCP_CLEAR_LENGTH, type SrtpTransform } from './transform.ts';
 
 /** RFC 7714 §13.2: the AEAD profiles carry the full 16-octet GCM tag. */
 const TAG_LENGTH = 16;
-const IV_LENGTH = 12;
 
-// Shared scratch: each is filled and consumed within one synchronous call (createCipheriv copies the IV).
-const iv = Buffer.alloc(IV_LENGTH);
+// Shared scratch: each is filled and consumed within one synchronous call.
 /** RFC 7714 §9.2: the AAD of an encrypted SRTCP packet is its first 8 octets ‖ the ESRTCP word. */
 const rtcpAad = Buffer.alloc(RTCP_CLEAR_LENGTH + SRTCP_INDEX_LENGTH);
+/** §9.3: the AAD of a tagged-only SRTCP packet, the whole packet ‖ the ESRTCP word; grown on demand. */
+let taggedAad = Buffer.alloc(256);
 
 /**
- * AEAD_AES_128_GCM / AEAD_AES_256_GCM (RFC 7714). node:crypto cannot give a GCM cipher a new IV, so each
- * packet makes one cipher object — most of the cost, with the garbage it leaves. The rest is kept out of the
- * per-packet path: the key is a KeyObject made once (no raw-key import per packet; measured equal or a few
- * percent faster), and the IV and SRTCP AAD buffers are preallocated.
+ * AEAD_AES_128_GCM / AEAD_AES_256_GCM (RFC 7714) on aes-gcm.ts: no cipher object per packet, the payload
+ * encrypted and the tag written in place. On receipt the tag is checked before anything is decrypted, so a
+ * forged packet leaves `out` untouched.
  */
 export class AesGcmTransform implements SrtpTransform {
   readonly rtpTagLength = TAG_LENGTH;
   readonly rtcpTrailerLength = TAG_LENGTH + SRTCP_INDEX_LENGTH;
   /** §9.2: the ESRTCP word follows the tag, the reverse of RFC 3711's layout. */
   readonly rtcpIndexFromEnd = SRTCP_INDEX_LENGTH;
-  readonly #algorithm: CipherGCMTypes;
-  readonly #rtpKey: KeyObject;
-  readonly #rtpSalt: Buffer;
-  readonly #rtcpKey: KeyObject;
-  readonly #rtcpSalt: Buffer;
+  readonly #rtp: AesGcm;
+  readonly #rtcp: AesGcm;
 
   constructor(keys: SrtpSessionKeySet) {
-    this.#algorithm = keys.rtp.encryptionKey.length === 32 ? 'aes-256-gcm' : 'aes-128-gcm';
-    this.#rtpKey = createSecretKey(keys.rtp.encryptionKey);
-    this.#rtpSalt = Buffer.from(keys.rtp.salt);
-    this.#rtcpKey = createSecretKey(keys.rtcp.encryptionKey);
-    this.#rtcpSalt = Buffer.from(keys.rtcp.salt);
+    // Batched: an SRTP stream's indices are consecutive; SRTCP's are too, but seconds apart.
+    this.#rtp = new AesGcm(keys.rtp.encryptionKey, keys.rtp.salt, true);
+    this.#rtcp = new AesGcm(keys.rtcp.encryptionKey, keys.rtcp.salt);
   }
 
   sealRtp(
@@ -54,15 +41,14 @@ export class AesGcmTransform implements SrtpTransform {
     roc: number,
     seq: number,
   ): number {
-    rtpIv(this.#rtpSalt, ssrc, roc, seq);
-    const cipher = createCipheriv(this.#algorithm, this.#rtpKey, iv);
-    // §8.2: the AAD is the RTP header, CSRCs and extension included.
-    cipher.setAAD(src.subarray(0, headerLength));
-    const encrypted = cipher.update(src.subarray(headerLength, length));
-    cipher.final();
+    const gcm = this.#rtp;
+    // §8.1: the IV is built from SSRC, ROC and SEQ.
+    gcm.prepare(ssrc, roc, seq, length - headerLength);
     if (src !== out) src.copy(out, 0, 0, headerLength);
-    encrypted.copy(out, headerLength);
-    cipher.getAuthTag().copy(out, length);
+    gcm.xor(src, out, headerLength, length);
+    // §8.2: the AAD is the RTP header, CSRCs and extension included.
+    gcm.tag(out, 0, headerLength, out, headerLength, length);
+    gcm.writeTag(out, length);
     return length + TAG_LENGTH;
   }
 
@@ -76,95 +62,58 @@ export class AesGcmTransform implements SrtpTransform {
     seq: number,
   ): number {
     const end = length - TAG_LENGTH;
-    rtpIv(this.#rtpSalt, ssrc, roc, seq);
-    const decipher = createDecipheriv(this.#algorithm, this.#rtpKey, iv);
-    decipher.setAAD(src.subarray(0, headerLength));
-    decipher.setAuthTag(src.subarray(end, length));
-    const plain = decipher.update(src.subarray(headerLength, end));
-    if (!verified(decipher)) return SrtpFailure.AuthFailed;
+    const gcm = this.#rtp;
+    gcm.prepare(ssrc, roc, seq, end - headerLength);
+    gcm.tag(src, 0, headerLength, src, headerLength, end);
+    if (!gcm.tagMatches(src, end)) return SrtpFailure.AuthFailed;
     if (src !== out) src.copy(out, 0, 0, headerLength);
-    plain.copy(out, headerLength);
+    gcm.xor(src, out, headerLength, end);
     return end;
   }
 
   sealRtcp(src: Buffer, out: Buffer, length: number, ssrc: number, index: number): number {
-    rtcpIv(this.#rtcpSalt, ssrc, index);
-    src.copy(rtcpAad, 0, 0, RTCP_CLEAR_LENGTH);
-    rtcpAad.writeUInt32BE((0x80000000 | index) >>> 0, RTCP_CLEAR_LENGTH);
-    const cipher = createCipheriv(this.#algorithm, this.#rtcpKey, iv);
-    cipher.setAAD(rtcpAad);
-    const encrypted = cipher.update(src.subarray(RTCP_CLEAR_LENGTH, length));
-    cipher.final();
+    const gcm = this.#rtcp;
+    // §9.1: the IV carries the 31-bit SRTCP index, not the E flag.
+    gcm.prepare(ssrc, index >>> 16, index & 0xffff, length - RTCP_CLEAR_LENGTH);
     if (src !== out) src.copy(out, 0, 0, RTCP_CLEAR_LENGTH);
-    encrypted.copy(out, RTCP_CLEAR_LENGTH);
-    cipher.getAuthTag().copy(out, length);
-    rtcpAad.copy(out, length + TAG_LENGTH, RTCP_CLEAR_LENGTH);
-    return length + TAG_LENGTH + SRTCP_INDEX_LENGTH;
+    gcm.xor(src, out, RTCP_CLEAR_LENGTH, length);
+    // §9.2: E flag (always set: we always encrypt) ‖ SRTCP index, after the tag and in the AAD.
+    for (let i = 0; i < RTCP_CLEAR_LENGTH; i++) rtcpAad[i] = out[i]!;
+    const word = length + TAG_LENGTH;
+    out[word] = 0x80 | (index >>> 24);
+    out[word + 1] = index >>> 16;
+    out[word + 2] = index >>> 8;
+    out[word + 3] = index;
+    for (let i = 0; i < SRTCP_INDEX_LENGTH; i++) rtcpAad[RTCP_CLEAR_LENGTH + i] = out[word + i]!;
+    gcm.tag(rtcpAad, 0, rtcpAad.length, out, RTCP_CLEAR_LENGTH, length);
+    gcm.writeTag(out, length);
+    return word + SRTCP_INDEX_LENGTH;
   }
 
   openRtcp(src: Buffer, out: Buffer, length: number, ssrc: number, esrtcpWord: number): number {
     const wordAt = length - SRTCP_INDEX_LENGTH;
     const tagAt = wordAt - TAG_LENGTH;
-    rtcpIv(this.#rtcpSalt, ssrc, esrtcpWord & 0x7fffffff);
-    const decipher = createDecipheriv(this.#algorithm, this.#rtcpKey, iv);
-    decipher.setAuthTag(src.subarray(tagAt, wordAt));
+    const index = esrtcpWord & 0x7fffffff;
+    const gcm = this.#rtcp;
     if (esrtcpWord >>> 31 === 1) {
-      src.copy(rtcpAad, 0, 0, RTCP_CLEAR_LENGTH);
-      src.copy(rtcpAad, RTCP_CLEAR_LENGTH, wordAt, length);
-      decipher.setAAD(rtcpAad);
-      const plain = decipher.update(src.subarray(RTCP_CLEAR_LENGTH, tagAt));
-      if (!verified(decipher)) return SrtpFailure.AuthFailed;
+      gcm.prepare(ssrc, index >>> 16, index & 0xffff, tagAt - RTCP_CLEAR_LENGTH);
+      for (let i = 0; i < RTCP_CLEAR_LENGTH; i++) rtcpAad[i] = src[i]!;
+      for (let i = 0; i < SRTCP_INDEX_LENGTH; i++) rtcpAad[RTCP_CLEAR_LENGTH + i] = src[wordAt + i]!;
+      gcm.tag(rtcpAad, 0, rtcpAad.length, src, RTCP_CLEAR_LENGTH, tagAt);
+      if (!gcm.tagMatches(src, tagAt)) return SrtpFailure.AuthFailed;
       if (src !== out) src.copy(out, 0, 0, RTCP_CLEAR_LENGTH);
-      plain.copy(out, RTCP_CLEAR_LENGTH);
+      gcm.xor(src, out, RTCP_CLEAR_LENGTH, tagAt);
     } else {
-      // §9.3 (E = 0, tagged only): the AAD is the whole RTCP packet ‖ the ESRTCP word, the cipher just the tag.
-      decipher.setAAD(src.subarray(0, tagAt));
-      decipher.setAAD(src.subarray(wordAt, length));
-      if (!verified(decipher)) return SrtpFailure.AuthFailed;
+      // §9.3 (E = 0, tagged only): the AAD is the whole RTCP packet ‖ the ESRTCP word, no ciphertext.
+      gcm.prepare(ssrc, index >>> 16, index & 0xffff, 0);
+      const aadLength = tagAt + SRTCP_INDEX_LENGTH;
+      if (taggedAad.length < aadLength) taggedAad = Buffer.alloc(aadLength);
+      src.copy(taggedAad, 0, 0, tagAt);
+      src.copy(taggedAad, tagAt, wordAt, length);
+      gcm.tag(taggedAad, 0, aadLength, src, 0, 0);
+      if (!gcm.tagMatches(src, tagAt)) return SrtpFailure.AuthFailed;
       if (src !== out) src.copy(out, 0, 0, tagAt);
     }
     return tagAt;
-  }
-}
-
-/** RFC 7714 §8.1: IV = (0x0000 ‖ SSRC ‖ ROC ‖ SEQ) ⊕ salt. */
-function rtpIv(salt: Buffer, ssrc: number, roc: number, seq: number): void {
-  iv[0] = salt[0]!;
-  iv[1] = salt[1]!;
-  iv[2] = salt[2]! ^ (ssrc >>> 24);
-  iv[3] = salt[3]! ^ (ssrc >>> 16);
-  iv[4] = salt[4]! ^ (ssrc >>> 8);
-  iv[5] = salt[5]! ^ ssrc;
-  iv[6] = salt[6]! ^ (roc >>> 24);
-  iv[7] = salt[7]! ^ (roc >>> 16);
-  iv[8] = salt[8]! ^ (roc >>> 8);
-  iv[9] = salt[9]! ^ roc;
-  iv[10] = salt[10]! ^ (seq >>> 8);
-  iv[11] = salt[11]! ^ seq;
-}
-
-/** RFC 7714 §9.1: IV = (0x0000 ‖ SSRC ‖ 0x0000 ‖ 0 ‖ 31-bit SRTCP index) ⊕ salt; the E flag is not in it. */
-function rtcpIv(salt: Buffer, ssrc: number, index: number): void {
-  iv[0] = salt[0]!;
-  iv[1] = salt[1]!;
-  iv[2] = salt[2]! ^ (ssrc >>> 24);
-  iv[3] = salt[3]! ^ (ssrc >>> 16);
-  iv[4] = salt[4]! ^ (ssrc >>> 8);
-  iv[5] = salt[5]! ^ ssrc;
-  iv[6] = salt[6]!;
-  iv[7] = salt[7]!;
-  iv[8] = salt[8]! ^ (index >>> 24);
-  iv[9] = salt[9]! ^ (index >>> 16);
-  iv[10] = salt[10]! ^ (index >>> 8);
-  iv[11] = salt[11]! ^ index;
-}
-
-/** GCM reports a wrong tag by throwing from final(); that is the one exception on this path, caught here. */
-function verified(decipher: DecipherGCM): boolean {
-  try {
-    decipher.final();
-    return true;
-  } catch {
-    return false;
   }
 }
