@@ -88,9 +88,20 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   } catch (err) {
     throw new ConfigError(source, [{ key: '(YAML syntax)', message: (err as Error).message.split('\n')[0] ?? 'unreadable YAML' }]);
   }
+  return validateConfig(raw, source, env, (path) => locate(doc, lines, path));
+}
+
+/** Where a key sits in the source text, when there is one. */
+export type KeyLocator = (path: Path) => { line?: number; column?: number };
+
+/**
+ * The second half of parseConfig, for a value already read from YAML (or built by a program): substitute
+ * `${ENV}`, validate, freeze. Throws ConfigError only; `where` adds line numbers to the problems.
+ */
+export function validateConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env, where: KeyLocator = () => ({})): GatewayConfig {
   const problems: ConfigProblem[] = [];
   const substituted = substituteEnv(raw, [], env, problems);
-  for (const p of problems) Object.assign(p, locate(doc, lines, p.key === '(top level)' ? [] : keyToPath(p.key)));
+  for (const p of problems) Object.assign(p, where(p.key === '(top level)' ? [] : keyToPath(p.key)));
   if (problems.length > 0) throw new ConfigError(source, problems);
 
   const result = configSchema.safeParse(substituted);
@@ -102,7 +113,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
         const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
         const path: Path = keys.length > 0 ? [...(issue.path as Path), keys[0]!] : (issue.path as Path);
         const message = keys.length > 0 ? `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
-        return { key: formatKey(path), message, ...locate(doc, lines, path) };
+        return { key: formatKey(path), message, ...where(path) };
       }),
     );
   }

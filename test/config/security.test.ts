@@ -29,6 +29,7 @@ describe('security configuration', () => {
       tokenTtl: 300,
       tokenMaxTtl: 3600,
       requireToken: false,
+      nonTrunkSources: 'reject',
     });
     expect(cfg.http).toMatchObject({ allowedOrigins: [], maxConnectionsPerAddress: 32, idleTimeout: 120 });
     expect(cfg.http.advertisedHost).toBeUndefined();
@@ -56,6 +57,16 @@ describe('security configuration', () => {
     expect(problems('security:\n  ban: { maxFailures: 0 }\n')[0]).toMatchObject({ key: 'security.ban.maxFailures' });
     expect(problems('security:\n  rateLimit: { messages: { rate: 5 } }\n')[0]).toMatchObject({ key: 'security.rateLimit.messages.burst' });
     expect(problems('security:\n  bogus: 1\n')[0]).toMatchObject({ key: 'security.bogus', message: 'unknown key "bogus"' });
+    expect(problems('security:\n  nonTrunkSources: drop\n')[0]).toMatchObject({ key: 'security.nonTrunkSources' });
+  });
+
+  it('takes nonTrunkSources ignore or reject, and http.tls.selfSigned (default false)', () => {
+    expect(parseConfig('security: { nonTrunkSources: ignore }\n', 't.yaml', {}).security.nonTrunkSources).toBe('ignore');
+    expect(parseConfig('http: { tls: { cert: c.pem, key: k.pem } }\n', 't.yaml', {}).http.tls).toEqual({ cert: 'c.pem', key: 'k.pem', selfSigned: false });
+    expect(parseConfig('http: { tls: { cert: c.pem, key: k.pem, selfSigned: true } }\n', 't.yaml', {}).http.tls?.selfSigned).toBe(true);
+    expect(problems('http: { tls: { selfSigned: true } }\n').map((p) => p.key)).toEqual(['http.tls.cert', 'http.tls.key']);
+    // A SIP listener's tls has no selfSigned (only HTTPS/WSS gets one).
+    expect(problems('sip: { listeners: [{ protocol: tls, tls: { cert: c, key: k, selfSigned: true } }] }\n')[0]).toMatchObject({ key: 'sip.listeners[0].tls.selfSigned' });
   });
 
   it('accepts origins, null and *, and refuses what is not an origin', () => {

@@ -149,6 +149,8 @@ export interface LineMutatorOptions {
   eol?: string;
   /** Sizes a value is grown by (the "huge value" mutation). Default 256, 1024, 8192, 70,000. */
   hugeSizes?: readonly number[];
+  /** How many copies the "repeat a line" mutation inserts. Default 20, 100, 400. */
+  repeatCounts?: readonly number[];
 }
 
 const NUMBERS = ['0', '-1', '1', '65535', '65536', '4294967295', '4294967296', '99999999999999999999', '1e309', 'NaN', '0x10', '00', '-0', '1.5', ''];
@@ -166,6 +168,7 @@ export class LineMutator {
   readonly #tokens: readonly string[];
   readonly #eol: string;
   readonly #huge: readonly number[];
+  readonly #repeats: readonly number[];
 
   constructor(seeds: readonly string[], seed: number, options: LineMutatorOptions = {}) {
     if (seeds.length === 0) throw new Error('LineMutator needs seeds');
@@ -175,6 +178,7 @@ export class LineMutator {
     this.#tokens = [...(options.tokens ?? []), ...NUMBERS, ...JUNK];
     this.#eol = options.eol ?? '\r\n';
     this.#huge = options.hugeSizes ?? [256, 1024, 8192, 70_000];
+    this.#repeats = options.repeatCounts ?? [20, 100, 400];
   }
 
   get random(): Random {
@@ -256,7 +260,7 @@ export class LineMutator {
         return [`splice-lines ${from}@${i}`, lines.join(eol)];
       }
       default: {
-        const count = r.pick([20, 100, 400]);
+        const count = r.pick(this.#repeats);
         lines.splice(i, 0, ...Array<string>(count).fill(lines[i] ?? ''));
         return [`repeat-line ${i}×${count}`, lines.join(eol)];
       }

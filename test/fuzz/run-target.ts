@@ -1,9 +1,11 @@
 /**
  * What each test/fuzz/*.test.ts does with its target: run it at the CI count and seed (FUZZ_ITERATIONS and
- * FUZZ_SEED override), print the one-line summary with the count, and return the stats and the CPU time used.
+ * FUZZ_SEED override), print the one-line summary with the count, assert that the count reached CI_MIN_COUNT
+ * (100,000), and return the stats and the CPU time used.
  * CPU time, not wall time, bounds the run: a machine shared with other jobs must not fail it.
  */
-import { FUZZ_TARGETS } from './targets/index.ts';
+import { expect } from 'vitest';
+import { CI_MIN_COUNT, FUZZ_TARGETS } from './targets/index.ts';
 import { formatStats, fuzzSettings, type FuzzStats } from './harness.ts';
 
 export async function runTarget(name: string): Promise<{ stats: FuzzStats; cpuSeconds: number; scale: number }> {
@@ -15,6 +17,10 @@ export async function runTarget(name: string): Promise<{ stats: FuzzStats; cpuSe
   const used = process.cpuUsage(cpu);
   const cpuSeconds = (used.user + used.system) / 1e6;
   console.log(`${formatStats(stats)} (${cpuSeconds.toFixed(1)} s CPU)`);
+  // The requirement is a count: every input counted by its outcome, at least 100,000 unless FUZZ_ITERATIONS asks
+  // for a different run on purpose.
+  expect(stats.iterations, `${name}: inputs run`).toBe(iterations);
+  if (process.env.FUZZ_ITERATIONS === undefined) expect(stats.iterations, `${name}: CI count`).toBeGreaterThanOrEqual(CI_MIN_COUNT);
   return { stats, cpuSeconds, scale: Math.max(1, iterations / entry.ciCount) };
 }
 

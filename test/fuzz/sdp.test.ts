@@ -1,8 +1,7 @@
 /**
  * SDP under fuzzing (targets/sdp.ts): parseSdp at 100,000 mutated real offers/answers, and the WebRTC ↔ plain
- * translation at 25,000 (each translation parses the input, builds an SDP and parses it again: about four times
- * the cost of a parse, so 100,000 would take ~40 s here; `node scripts/fuzz.ts --target sdp-translate --count
- * 100000` runs the full count). Only SdpError (SDP_INVALID, SDP_UNSUPPORTED, NO_COMMON_CODEC) may come out.
+ * translation at 100,000 (each translation parses the input, builds an SDP and parses it again: ~20 s here).
+ * Only SdpError (SDP_INVALID, SDP_UNSUPPORTED, NO_COMMON_CODEC) may come out.
  */
 import { describe, it, expect } from 'vitest';
 import { runTarget, share } from './run-target.ts';
