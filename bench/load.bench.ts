@@ -7,6 +7,8 @@
  *
  * Processes (bench/load/):
  *   gateway     `node src/main.ts --config …` — only the gateway (services peer off); CPU and RSS from /proc.
+ *               With `--media-workers N` (media.workers: N, or `auto`) the gateway forks N media processes
+ *               itself; its CPU and RSS are then those of the whole group (main process + media workers).
  *   echo trunk  a SIP/UDP UAS answering every INVITE and echoing RTP from one socket per call (echo-trunk.ts).
  *   W workers   browsers: SIP over WebSocket (register, INVITE with digest, ACK, BYE — phone.ts) and one light
  *               WebRTC client per call (real ICE, DTLS-SRTP, SRTP) sending 50 packets/s of 172-byte PCMU.
@@ -20,6 +22,7 @@
  * one), summarised over its measuring window.
  *
  *   node bench/load.bench.ts [--steps 100,150,200,250,300,400,500,750,1000] [--hold 20] [--rate 200] [--workers 2]
+ *        [--media-workers 0|N|auto]
  *        [--warmup 2] [--warmup-calls 20] [--calls-per-phone 1] [--probes 10] [--stop-loss 0.05]
  *        [--plain-seconds 10] [--no-profile] [--profile-seconds 10] [--log-level info] [--quick] [--no-docs]
  */
@@ -46,6 +49,8 @@ export interface LoadOptions {
   /** Call setups per second, all workers together. */
   readonly setupRate?: number;
   readonly workers?: number;
+  /** The gateway's `media.workers`: media processes it forks (0: media in the gateway process, the default). */
+  readonly mediaWorkers?: number | 'auto';
   /** Calls sharing one WebSocket (and registration); 1 = one per call, as browsers have. */
   readonly callsPerPhone?: number;
   /** Baseline probe flows per worker. */
@@ -110,6 +115,7 @@ function resolve(o: LoadOptions): ResolvedLoadOptions {
     warmupCalls: o.warmupCalls ?? 20,
     setupRate: o.setupRate ?? 200,
     workers: o.workers ?? 2,
+    mediaWorkers: o.mediaWorkers ?? 0,
     callsPerPhone: o.callsPerPhone ?? 1,
     probes: o.probes ?? 10,
     stopLoss: o.stopLoss ?? 0.05,
@@ -139,7 +145,7 @@ function describeStep(s: LoadStep): string {
 
 async function ramp(o: ResolvedLoadOptions, say: (s: string) => void): Promise<{ steps: LoadStep[]; stoppedAt: LoadResult['stoppedAt']; rssIdle: number; problems: Record<string, number> }> {
   const maxCalls = Math.max(...o.steps);
-  const rig = await Rig.start({ workers: o.workers, maxCalls, callsPerPhone: o.callsPerPhone, probes: o.probes, mediaPorts: o.mediaPorts, logLevel: o.logLevel });
+  const rig = await Rig.start({ workers: o.workers, maxCalls, callsPerPhone: o.callsPerPhone, probes: o.probes, mediaPorts: o.mediaPorts, logLevel: o.logLevel, mediaWorkers: o.mediaWorkers });
   const steps: LoadStep[] = [];
   let stoppedAt: LoadResult['stoppedAt'];
   const idle = await rig.gateway.memory();
@@ -198,7 +204,10 @@ async function profiled(o: ResolvedLoadOptions, calls: number, say: (s: string) 
   const dir = path.join(os.tmpdir(), `bench-load-prof-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const rig = await Rig.start({ workers: o.workers, maxCalls: calls, callsPerPhone: o.callsPerPhone, probes: o.probes, mediaPorts: o.mediaPorts, logLevel: o.logLevel, profileDir: dir });
+  const rig = await Rig.start({
+    workers: o.workers, maxCalls: calls, callsPerPhone: o.callsPerPhone, probes: o.probes, mediaPorts: o.mediaPorts, logLevel: o.logLevel, profileDir: dir,
+    mediaWorkers: o.mediaWorkers,
+  });
   let window: MediaWindow;
   let setup: SetupPhase;
   let setupUs: [number, number];
@@ -226,7 +235,7 @@ export async function benchLoad(options: LoadOptions = {}): Promise<LoadResult> 
   const o = resolve(options);
   const say = options.onProgress ?? ((s: string) => console.error(s));
   const start = loadAverage();
-  say(`load: steps ${o.steps.join(', ')}, hold ${o.holdSeconds} s, ${o.setupRate} setups/s, ${o.workers} workers (load average ${start.join(' ')})`);
+  say(`load: steps ${o.steps.join(', ')}, hold ${o.holdSeconds} s, ${o.setupRate} setups/s, ${o.workers} workers, ${o.mediaWorkers} gateway media workers (load average ${start.join(' ')})`);
   const { steps, stoppedAt, rssIdle, problems } = await ramp(o, say);
   for (const s of steps) {
     await sleep(1000);
@@ -276,6 +285,7 @@ export function loadSummary(r: LoadResult): { result: string; target: string; me
 
 function commandLine(o: ResolvedLoadOptions): string {
   const parts = ['node bench/load.bench.ts', `--steps ${o.steps.join(',')}`, `--hold ${o.holdSeconds}`, `--rate ${o.setupRate}`, `--workers ${o.workers}`];
+  if (o.mediaWorkers !== 0) parts.push(`--media-workers ${o.mediaWorkers}`);
   if (o.warmupCalls !== 20) parts.push(`--warmup-calls ${o.warmupCalls}`);
   if (o.callsPerPhone !== 1) parts.push(`--calls-per-phone ${o.callsPerPhone}`);
   if (o.probes !== 10) parts.push(`--probes ${o.probes}`);
@@ -292,13 +302,17 @@ export function loadOptionsFromArgs(argv: readonly string[]): LoadOptions {
     args: [...argv],
     strict: false,
     options: {
-      steps: { type: 'string' }, hold: { type: 'string' }, warmup: { type: 'string' }, 'warmup-calls': { type: 'string' }, rate: { type: 'string' }, workers: { type: 'string' },
+      steps: { type: 'string' }, hold: { type: 'string' }, warmup: { type: 'string' }, 'warmup-calls': { type: 'string' }, rate: { type: 'string' }, workers: { type: 'string' }, 'media-workers': { type: 'string' },
       'calls-per-phone': { type: 'string' }, probes: { type: 'string' }, 'stop-loss': { type: 'string' }, 'plain-seconds': { type: 'string' },
       'no-profile': { type: 'boolean' }, 'profile-seconds': { type: 'string' }, 'log-level': { type: 'string' }, 'no-docs': { type: 'boolean' },
       quick: { type: 'boolean' },
     },
   });
   const num = (v: unknown): number | undefined => (typeof v === 'string' ? Number(v) : undefined);
+  const mediaWorkers = values['media-workers'];
+  if (mediaWorkers !== undefined && mediaWorkers !== 'auto' && !(typeof mediaWorkers === 'string' && /^\d{1,3}$/.test(mediaWorkers))) {
+    throw new Error(`--media-workers ${JSON.stringify(mediaWorkers)}: expected a number of media processes (0 or more) or "auto"`);
+  }
   const quick = values.quick === true;
   const out: Record<string, unknown> = {
     steps: typeof values.steps === 'string' ? values.steps.split(',').map(Number) : quick ? [50, 100] : undefined,
@@ -307,6 +321,7 @@ export function loadOptionsFromArgs(argv: readonly string[]): LoadOptions {
     warmupCalls: num(values['warmup-calls']),
     setupRate: num(values.rate),
     workers: num(values.workers),
+    mediaWorkers: values['media-workers'] === 'auto' ? 'auto' : num(values['media-workers']),
     callsPerPhone: num(values['calls-per-phone']),
     probes: num(values.probes),
     stopLoss: num(values['stop-loss']),

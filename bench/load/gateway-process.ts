@@ -4,12 +4,15 @@
  * from /proc/<pid>; nothing else runs in it — the built-in services peer is disabled and the far end is the
  * separate echo trunk process (bench/load/echo-trunk.ts).
  *
+ * With `mediaWorkers` (media.workers) the gateway forks its media processes itself; `processIds()` names them with
+ * the gateway, so CPU and RSS are read for the whole group (the media is in the children then).
+ *
  * Config: users `load0…` (password digest, a dial pattern for the benchmark's numbers, limits far above the
  * load), one UDP trunk `echo` pointing at the echo trunk, the outbound route `7` + 8 digits → echo unchanged.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +34,8 @@ export interface GatewayProcessOptions {
   readonly profileDir?: string;
   /** Extra Node flags for the gateway. */
   readonly nodeFlags?: readonly string[];
+  /** `media.workers`: 0 (default) keeps media in the gateway process. */
+  readonly mediaWorkers?: number | 'auto';
 }
 
 export interface GatewayProcess {
@@ -38,6 +43,8 @@ export interface GatewayProcess {
   readonly wsUrl: string;
   readonly domain: string;
   readonly logFile: string;
+  /** The gateway and its live child processes (its media workers), read from /proc now. */
+  processIds(): number[];
   /** Forced full GC through the inspector, then process.memoryUsage() inside the gateway. */
   memory(): Promise<MemorySample | undefined>;
   /** Warn-or-worse log lines by message. */
@@ -55,7 +62,7 @@ function config(o: GatewayProcessOptions, sipPort: number, httpPort: number): st
     'sip:',
     '  listeners:',
     `    - { protocol: udp, host: 127.0.0.1, port: ${sipPort} }`,
-    `media: { bindAddress: 127.0.0.1, ports: { min: ${o.mediaPorts.min}, max: ${o.mediaPorts.max} }, timeout: 60 }`,
+    `media: { bindAddress: 127.0.0.1, ports: { min: ${o.mediaPorts.min}, max: ${o.mediaPorts.max} }, timeout: 60, workers: ${o.mediaWorkers ?? 0} }`,
     'services: { enabled: false }',
     'limits: { callsPerMinutePerUser: 1000000, maxCallDuration: 86400 }',
     `logLevel: ${o.logLevel}`,
@@ -111,6 +118,7 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     wsUrl: `ws://127.0.0.1:${httpPort}/sip`,
     domain: '127.0.0.1',
     logFile,
+    processIds: () => [child.pid!, ...childPids(child.pid!)],
     memory: () => memoryAfterGc(inspectPort).catch(() => undefined),
     logProblems() {
       const problems = new Map<string, number>();
@@ -137,6 +145,22 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
       if (process.env.BENCH_KEEP_LOGS === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Live processes whose parent is `ppid` (/proc/<pid>/stat, field 4). */
+export function childPids(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(parent) === ppid && state !== 'Z') out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
 }
 
 async function waitForTcp(port: number, child: ChildProcess, ms: number): Promise<void> {

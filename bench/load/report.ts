@@ -115,8 +115,11 @@ function gapNotes(r: LoadResult): string[] {
   const plainUs = top.plain?.usPerPacket ?? Number.NaN;
   // A saturated event loop handles several packets per wake-up and pays less per packet: the optimistic bound.
   const usSaturated = Math.min(...r.steps.map((s) => s.window.gatewayUsPerPacket).filter(Number.isFinite));
+  // A saved result from before media.workers has no such option: media ran in the gateway process.
+  const mw = r.options.mediaWorkers ?? 0;
+  const gateway = mw === 0 ? 'the gateway process' : `the gateway (its process and its ${mw} media worker processes together)`;
   const lines = [
-    `- At ${w.calls} calls${failed !== undefined && good !== undefined ? ' (the last step before the ramp broke down)' : ''} the gateway process used ${pct(w.gatewayCpuLoad, 0)} of one core (${fmt(w.gatewayUsPerPacket, 1)} µs per`,
+    `- At ${w.calls} calls${failed !== undefined && good !== undefined ? ' (the last step before the ramp broke down)' : ''} ${gateway} used ${pct(w.gatewayCpuLoad, 0)} of one core (${fmt(w.gatewayUsPerPacket, 1)} µs per`,
     `  relayed packet) and its main thread waited for a CPU ${pct(w.gatewayRunqueueWait, 0)} of the window; the load generator (${r.options.workers} workers) and`,
     `  the echo trunk used ${pct(w.workersCpuLoad + w.trunkCpuLoad, 0)} of a core; the machine as a whole kept ${fmt(w.machineBusyCores, 2)} of its 2 cores busy (load`,
     `  average ${fmt(w.loadAverage, 1)}, other sessions' tests and benchmarks included).`,
@@ -149,22 +152,29 @@ function gapNotes(r: LoadResult): string[] {
     `- Capacity from the cost: at ≈ ${fmt(us, 1)} µs per relayed packet (lowest healthy step ≥ 100 calls) one core carries ≈ ${fmt(perCore)} calls`,
     `  (≈ ${fmt(1e6 / (usSaturated * 100))} at the ${fmt(usSaturated, 1)} µs a saturated event loop pays, batching packets per wake-up), and 1,000 calls`,
     `  (100,000 relayed packets/s) need ≈ ${fmt(coresFor1000, 2)} cores for the gateway alone (a plain Node relay:`,
-    `  ≈ ${fmt((plainUs * TARGETS.calls * 100) / 1e6, 2)}). The gateway's media runs on its one JavaScript thread, so one process cannot reach 1,000 calls`,
-    '  on any machine at this cost, and this machine has 2 cores for the gateway, the generator and everybody else.',
+    ...(mw === 0
+      ? [
+          `  ≈ ${fmt((plainUs * TARGETS.calls * 100) / 1e6, 2)}). The gateway's media runs on its one JavaScript thread, so one process cannot reach 1,000 calls`,
+          '  on any machine at this cost, and this machine has 2 cores for the gateway, the generator and everybody else.',
+        ]
+      : [
+          `  ≈ ${fmt((plainUs * TARGETS.calls * 100) / 1e6, 2)}). In this run media was spread over ${mw} worker processes (media.workers), so the gateway`,
+          '  could use that many cores; this machine has 2 cores for the gateway, the generator and everybody else.',
+        ]),
     `- Latency: at the first step (${r.steps[0]!.window.calls} calls) the p99 added round trip was ${fmt(r.steps[0]!.window.addedMs.p99, 1)} ms and the direct path's own p99`,
     `  ${fmt(r.steps[0]!.window.baselineMs.p99, 1)} ms (p50: ${fmt(r.steps[0]!.window.addedMs.p50, 2)} ms added, ${fmt(r.steps[0]!.window.baselineMs.p50, 2)} ms direct): on 2 shared cores a packet often waits`,
     '  for a process to be scheduled, and the gateway path passes a process twice more. The < 5 ms p99 target needs a gateway',
     '  that is rarely runnable-but-waiting, i.e. cores it does not share with the load.',
     '- Where the time goes (profile below): the `sendmsg` behind `dgram.send` (`doSend`, charged outside src/ because Node',
-    '  sends from a later tick) is the largest share, and a plain relay pays it too; then AES-GCM through node:crypto,',
-    '  which cannot re-key a GCM cipher with a new IV, so every packet creates one (`createCipherBase`, `update`, `final`);',
-    '  then GC.',
-    '- What would close it: (1) spread media over one process per core — `src/rtp-bridge/media-dispatcher.ts` places calls',
-    '  on several media nodes (`src/media-node.ts` over the ng protocol), so the SIP process keeps signalling and each core',
+    '  sends from a later tick) is the largest share, and a plain relay pays it too; then SRTP (AES-CM from one ECB',
+    '  cipher per session and HMAC-SHA1 in JavaScript, ≈ 1.2 µs a packet each way: `src/webrtc/srtp`), the relay and GC.',
+    mw === 0
+      ? '- What would close it: (1) spread media over one process per core — `media.workers` places calls on several media'
+      : '- What would close it: (1) more cores for the media processes — `media.workers` places calls on several media',
+    '  processes (`src/media-node.ts` over the ng protocol), so the SIP process keeps signalling and each core',
     `  relays its share: ≈ ${fmt(Math.ceil(coresFor1000 * 1.25))} cores for the media at today\'s cost for 1,000 calls (25 % headroom), the SIP process and`,
-    '  the generator on others — not this 2-core machine; (2) cut the per-packet cost: SRTP with a cached AES key schedule',
-    '  (a libsrtp addon or WebAssembly AES-GCM) instead of a node:crypto cipher per packet, and fewer syscalls per packet',
-    '  (Node exposes no sendmmsg; rtpengine behind the same ng API is the native option); (3) RSS per call at a few',
+    '  the generator on others — not this 2-core machine; (2) cut the per-packet cost: fewer syscalls per packet (Node',
+    '  exposes no sendmmsg or recvmmsg; rtpengine behind the same ng API is the native option); (3) RSS per call at a few',
     '  hundred calls still carries per-process memory that grows with the packet rate, not the call count (V8\'s young',
     '  generation): the "live" figure (heap + external after a full GC) is the per-call part — see the Media relay section.',
   );
@@ -185,7 +195,7 @@ function setupNotes(r: LoadResult): string[] {
   ];
   return [
     `- Setups: in the first step the gateway spent ≈ ${fmt(msPerCall, 1)} ms of CPU per call brought up (gross: SIP for both legs,`,
-    '  the ICE check, the DTLS handshake with its key exchange — werift-dtls does X25519 in JavaScript (tweetnacl) — and',
+    '  the ICE check, the DTLS handshake (its ECDHE and signatures on node:crypto, src/webrtc/dtls-native-crypto.ts) and',
     `  the media of the calls already up). At that cost ${r.options.setupRate} setups/s need ≈ ${fmt((msPerCall * r.options.setupRate) / 1000, 1)} cores, so the`,
     '  setup rate saturates the process long before the signalling does (the "Call setup" section measures SIP alone,',
     '  trunk → browser without DTLS). The setup profile below shows the split. Once the offered rate exceeds what the',
@@ -208,7 +218,7 @@ export function renderLoadBody(r: LoadResult): string {
     '  counted as the gateway\'s (it is reported with the generator\'s instead);',
     `- **${o.workers} load-generator workers** (bench/load/worker.ts): SIP over WebSocket as JsSIP writes it (REGISTER, INVITE → 407`,
     `  → INVITE with digest → 200 → ACK, BYE), ${o.callsPerPhone === 1 ? 'one WebSocket and registration per call as browsers have' : `up to ${o.callsPerPhone} calls per WebSocket (real browsers have one each, so per-connection memory is under-counted)`}, and per`,
-    '  call a light WebRTC client (bench/light-webrtc-client.ts: real ICE checks, DTLS-SRTP handshake, AES-128-GCM SRTP).',
+    '  call a light WebRTC client (bench/light-webrtc-client.ts: real ICE checks, DTLS-SRTP handshake, SRTP with the profile the gateway prefers, AES_CM_128_HMAC_SHA1_80).',
     '',
     `Calls are placed at ${o.setupRate} setups/s; each step is held ${o.holdSeconds} s after a ${o.warmupSeconds} s settle. **Loss**: of the packets sent`,
     'in the window, the share that did not come back (waiting 1 s for stragglers). **Round trip**: each packet\'s index',

@@ -23,6 +23,8 @@ export interface RigOptions {
   readonly mediaPorts: { readonly min: number; readonly max: number };
   readonly logLevel: string;
   readonly profileDir?: string;
+  /** The gateway's `media.workers` (0: media in the gateway process). */
+  readonly mediaWorkers?: number | 'auto';
 }
 
 export interface SetupPhase {
@@ -40,6 +42,7 @@ export interface SetupPhase {
   readonly challengeMs: { readonly p50: number; readonly p99: number };
   /** 200 → DTLS up at the light client (ICE check + handshake through the gateway's WebRTC leg), ms. */
   readonly mediaMs: { readonly p50: number; readonly p99: number };
+  /** The gateway's process and its media workers, in cores. */
   readonly gatewayCpuLoad: number;
   /** Gateway CPU during the phase ÷ calls set up (gross: the media of the calls already up runs meanwhile), ms. */
   readonly gatewayCpuMsPerCall: number;
@@ -62,9 +65,11 @@ export interface MediaWindow {
   readonly addedMs: { readonly p50: number; readonly p99: number };
   readonly packetsRelayed: number;
   readonly packetsPerSecond: number;
+  /** Cores used by the gateway: its process and, with media workers, theirs too (so is µs/pkt, and RSS summed). */
   readonly gatewayCpuLoad: number;
   readonly gatewayUsPerPacket: number;
   readonly gatewayRssBytes: number;
+  /** The load generator's workers (not the gateway's media workers). */
   readonly workersCpuLoad: number;
   readonly trunkCpuLoad: number;
   readonly skipped: number;
@@ -98,6 +103,44 @@ function machineJiffies(): { busy: number; total: number } {
   const idle = fields[3]! + fields[4]!; // idle + iowait
   return { busy: total - idle, total };
 }
+/**
+ * CPU ms of each process, for a process group (the gateway and its media workers): a process that is gone by the
+ * end of a window (a worker that died and was restarted) drops out of that window's sum rather than failing it.
+ */
+function cpuOf(pids: readonly number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      out.set(pid, cpuMs(pid));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function cpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, ms0] of before) {
+    const ms1 = after.get(pid);
+    if (ms1 !== undefined) sum += ms1 - ms0;
+  }
+  return sum;
+}
+
+/** VmRSS of the group, summed (shared pages of the workers counted in each: an upper bound). */
+function groupRssBytes(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += rssBytes(pid);
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
 const hrUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const ms = (us: number): number => us / 1000;
 
@@ -130,6 +173,7 @@ export class Rig {
       gateway = await startGatewayProcess({
         users: Math.ceil(o.maxCalls / o.callsPerPhone) + 8, trunkPort: sipPort, mediaPorts: o.mediaPorts, logLevel: o.logLevel,
         ...(o.profileDir === undefined ? {} : { profileDir: o.profileDir }),
+        ...(o.mediaWorkers === undefined ? {} : { mediaWorkers: o.mediaWorkers }),
       });
       for (let i = 0; i < o.workers; i++) {
         const w = new ChildHandle(`worker${i}`, WORKER);
@@ -140,7 +184,7 @@ export class Rig {
       await sleep(1000);
       // Idle RSS after a full GC, so start-up garbage is not subtracted from the loaded figure.
       await gateway.memory();
-      return new Rig(o, gateway, trunk, workers, rssBytes(gateway.pid));
+      return new Rig(o, gateway, trunk, workers, groupRssBytes(gateway.processIds()));
     } catch (err) {
       await Promise.all(workers.map((w) => w.exit()));
       await gateway?.stop();
@@ -167,12 +211,13 @@ export class Rig {
     }));
     const phoneFailures = registrations.reduce((n, r) => n + r.failed, 0);
     await this.trunk.call('takeUasTimes');
-    const cpu0 = cpuMs(this.gateway.pid);
+    const group = this.gateway.processIds();
+    const cpu0 = cpuOf(group);
     const wait0 = runqueueWaitMs(this.gateway.pid);
     const t0 = performance.now();
     const results = await Promise.all(this.workers.map((w, i) => w.call<AddCallsResult>('addCalls', share(add, i), rate / W)));
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = cpuMs(this.gateway.pid) - cpu0;
+    const cpu = cpuDelta(cpu0, cpuOf(group));
     const wait = runqueueWaitMs(this.gateway.pid) - wait0;
     const uas = new Map(await this.trunk.call<[number, number][]>('takeUasTimes'));
     const failures: Record<string, number> = {};
@@ -217,22 +262,26 @@ export class Rig {
 
   /** `seconds` of steady media: loss, round trips against the baseline, the gateway's CPU and RSS. */
   async measure(seconds: number): Promise<MediaWindow> {
+    // Index 0 stands for the gateway's whole group (main process and media workers), read separately.
     const pids = [this.gateway.pid, this.trunk.pid, ...this.workers.map((w) => w.pid)];
+    const group = this.gateway.processIds();
     const loadAverage = os.loadavg()[0]!;
     const trunk0 = await this.trunk.call<TrunkCounters>('counters');
     await Promise.all(this.workers.map((w) => w.call('windowStart')));
     const cpu0 = pids.map(cpuMs);
+    const group0 = cpuOf(group);
     const wait0 = runqueueWaitMs(this.gateway.pid);
     const machine0 = machineJiffies();
     const t0 = performance.now();
     const us0 = hrUs();
     await sleep(seconds * 1000);
     const cpu1 = pids.map(cpuMs);
+    const group1 = cpuOf(group);
     const wait1 = runqueueWaitMs(this.gateway.pid);
     const machine1 = machineJiffies();
     const elapsed = (performance.now() - t0) / 1000;
     const us1 = hrUs();
-    const rss = rssBytes(this.gateway.pid);
+    const rss = groupRssBytes(group);
     const stops = this.workers.map((w) => w.call<WindowResult>('windowStop'));
     const trunk1 = await this.trunk.call<TrunkCounters>('counters');
     const results = await Promise.all(stops);
@@ -241,7 +290,7 @@ export class Rig {
     const base = LatencyHistogram.merge(results.map((r) => r.probeRtt));
     // Relayed by the gateway in the window: what reached the trunk from it, and what reached the clients from it.
     const relayed = trunk1.rtpIn - trunk0.rtpIn + sum((r) => r.arrivals);
-    const gatewayCpu = cpu1[0]! - cpu0[0]!;
+    const gatewayCpu = cpuDelta(group0, group1);
     const sent = sum((r) => r.sent);
     const probeSent = sum((r) => r.probeSent);
     const pct = (h: LatencyHistogram, p: number): number => ms(h.percentile(p));

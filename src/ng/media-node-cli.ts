@@ -7,7 +7,11 @@
  *   --listen-ws-ng [IP:]PORT     ng over WebSocket (repeatable)      rtpengine serves it from --listen-http
  *   --interface [NAME/]ADDR[!ADVERTISED]                              rtpengine --interface (one here)
  *   --port-min N --port-max N    media port range (30000-40000)      rtpengine --port-min/--port-max
- *   --timeout SECS               no-media timeout (media default)    rtpengine --timeout
+ *   --timeout SECS               no-media timeout (media default)    rtpengine --timeout (fractions allowed here)
+ *   --ice-address ADDR           ICE host candidate (repeatable)     default: the advertised address
+ *   --codecs LIST                codecs relayed, comma-separated     default: the media plane's (PCMU,…,opus)
+ *   --supervised                 run as a gateway media worker: report the ng address over the IPC channel
+ *                                and exit when that channel closes (src/cluster/media-worker.ts sets it)
  *
  * A PORT without an address listens on 127.0.0.1, not on every address as rtpengine does: ng has no
  * authentication, so exposing it must be a deliberate choice. IPv6 addresses go in brackets: [::1]:2223.
@@ -21,7 +25,8 @@ import type { NgListenAddress } from './ng-server.ts';
 
 export const MEDIA_NODE_USAGE = `usage: node src/media-node.ts --listen-ng [IP:]PORT --interface [NAME/]ADDR[!ADVERTISED]
        [--listen-tcp-ng [IP:]PORT] [--listen-ws-ng [IP:]PORT]
-       [--port-min 30000] [--port-max 40000] [--timeout SECONDS]`;
+       [--port-min 30000] [--port-max 40000] [--timeout SECONDS]
+       [--ice-address ADDR]... [--codecs PCMU,PCMA,G722,opus,telephone-event] [--supervised]`;
 
 export class CliError extends GatewayError {
   readonly flag: string | undefined;
@@ -47,6 +52,10 @@ export interface MediaNodeOptions {
   portMin: number;
   portMax: number;
   mediaTimeoutMs: number | undefined;
+  iceAddresses: string[] | undefined;
+  codecs: string[] | undefined;
+  /** Started by the gateway's supervisor (IPC channel): report readiness to it, stop when it goes. */
+  supervised: boolean;
 }
 
 /** What the node needs from the media plane's factory (MediaService.create in src/rtp-bridge/media-service.ts). */
@@ -56,9 +65,24 @@ export interface MediaFactoryOptions {
   portMin: number;
   portMax: number;
   mediaTimeoutMs?: number;
+  iceAddresses?: string[];
+  codecs?: string[];
 }
 
-const VALUE_FLAGS = new Set(['--listen-ng', '--listen-tcp-ng', '--listen-ws-ng', '--interface', '--port-min', '--port-max', '--timeout']);
+const VALUE_FLAGS = new Set([
+  '--listen-ng',
+  '--listen-tcp-ng',
+  '--listen-ws-ng',
+  '--interface',
+  '--port-min',
+  '--port-max',
+  '--timeout',
+  '--ice-address',
+  '--codecs',
+]);
+const SWITCHES = new Set(['--supervised']);
+/** A CodecPolicy entry, name[/rate[/channels]] (the media plane checks the names it knows). */
+const CODEC = /^[A-Za-z0-9_.-]+(?:\/\d+(?:\/\d+)?)?$/;
 
 /** `undefined` means --help was asked for. Throws CliError naming the flag at fault. */
 export function parseMediaNodeArgs(argv: readonly string[]): MediaNodeOptions | undefined {
@@ -66,8 +90,13 @@ export function parseMediaNodeArgs(argv: readonly string[]): MediaNodeOptions | 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return undefined;
+    if (SWITCHES.has(arg)) {
+      values.set(arg, ['']);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    if (SWITCHES.has(flag)) throw new CliError(`${flag} takes no value`, flag);
     if (!VALUE_FLAGS.has(flag)) throw new CliError(`unknown flag ${JSON.stringify(flag)}`, flag);
     let value: string | undefined;
     if (flag !== arg) value = arg.slice(eq + 1);
@@ -90,7 +119,16 @@ export function parseMediaNodeArgs(argv: readonly string[]): MediaNodeOptions | 
   const portMin = single(values, '--port-min', (v) => parsePort('--port-min', v)) ?? 30000;
   const portMax = single(values, '--port-max', (v) => parsePort('--port-max', v)) ?? 40000;
   if (portMax <= portMin) throw new CliError(`--port-max ${portMax} must be above --port-min ${portMin}`, '--port-max');
-  const timeout = single(values, '--timeout', (v) => parseInteger('--timeout', v, 1, 86_400));
+  const timeout = single(values, '--timeout', (v) => parseSeconds('--timeout', v));
+  const iceAddresses = values.get('--ice-address')?.map((v) => {
+    if (isIP(v) === 0) throw new CliError(`--ice-address ${JSON.stringify(v)}: expected an IP address`, '--ice-address');
+    return v;
+  });
+  const codecs = single(values, '--codecs', (v) => {
+    const list = v.split(',');
+    if (list.some((c) => !CODEC.test(c))) throw new CliError(`--codecs ${JSON.stringify(v)}: expected NAME[/RATE[/CHANNELS]],…`, '--codecs');
+    return list;
+  });
   return {
     udp,
     tcp,
@@ -98,7 +136,10 @@ export function parseMediaNodeArgs(argv: readonly string[]): MediaNodeOptions | 
     interface: parseInterface(interfaces[0]!),
     portMin,
     portMax,
-    mediaTimeoutMs: timeout === undefined ? undefined : timeout * 1000,
+    mediaTimeoutMs: timeout === undefined ? undefined : Math.round(timeout * 1000),
+    iceAddresses,
+    codecs,
+    supervised: values.has('--supervised'),
   };
 }
 
@@ -111,6 +152,14 @@ function single<T>(values: Map<string, string[]>, flag: string, parse: (v: strin
 function parseInteger(flag: string, value: string, min: number, max: number): number {
   if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max) {
     throw new CliError(`${flag} ${JSON.stringify(value)}: expected an integer from ${min} to ${max}`, flag);
+  }
+  return Number(value);
+}
+
+/** rtpengine takes whole seconds; fractions are accepted too (the gateway's media.timeout may have them). */
+function parseSeconds(flag: string, value: string): number {
+  if (!/^\d{1,5}(?:\.\d{1,3})?$/.test(value) || Number(value) <= 0 || Number(value) > 86_400) {
+    throw new CliError(`${flag} ${JSON.stringify(value)}: expected seconds, above 0 and at most 86400`, flag);
   }
   return Number(value);
 }
@@ -158,6 +207,8 @@ export async function runMediaNode(
   };
   if (options.interface.advertised !== undefined) factoryOptions.advertisedAddress = options.interface.advertised;
   if (options.mediaTimeoutMs !== undefined) factoryOptions.mediaTimeoutMs = options.mediaTimeoutMs;
+  if (options.iceAddresses !== undefined) factoryOptions.iceAddresses = options.iceAddresses;
+  if (options.codecs !== undefined) factoryOptions.codecs = options.codecs;
   const media = await createMedia(factoryOptions);
   // Over ng nobody can be told that a call went silent, so, like rtpengine, the node ends it itself.
   media.on('timeout', (callId, tag) => {

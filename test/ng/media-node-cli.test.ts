@@ -33,6 +33,7 @@ describe('media node flags', () => {
       portMin: 31000,
       portMax: 32000,
       mediaTimeoutMs: 60_000,
+      supervised: false,
     });
     expect(parseMediaNodeArgs(['--listen-ng', '2223', '--interface', '127.0.0.1'])).toMatchObject({
       interface: { name: 'default', address: '127.0.0.1', advertised: undefined },
@@ -60,6 +61,32 @@ describe('media node flags', () => {
     [['--listen-http', '2225'], '--listen-http'],
   ])('%j → an error naming %s', (argv, flag) => {
     const err = cliError(argv);
+    expect(err.flag).toBe(flag);
+    expect(err.message).toContain(flag);
+  });
+
+  it('takes the gateway worker flags: ICE addresses, codecs, fractional timeout, --supervised', () => {
+    const options = parseMediaNodeArgs([
+      '--listen-ng', '127.0.0.1:0', '--interface', '127.0.0.1', '--timeout', '2.5', '--ice-address', '127.0.0.1',
+      '--ice-address=::1', '--codecs', 'PCMU,opus/48000/2,telephone-event', '--supervised',
+    ]);
+    expect(options).toMatchObject({
+      mediaTimeoutMs: 2500,
+      iceAddresses: ['127.0.0.1', '::1'],
+      codecs: ['PCMU', 'opus/48000/2', 'telephone-event'],
+      supervised: true,
+    });
+    expect(parseMediaNodeArgs(['--listen-ng', '2223', '--interface', '127.0.0.1'])).toMatchObject({ iceAddresses: undefined, codecs: undefined, supervised: false });
+  });
+
+  it.each([
+    [['--ice-address', 'eth0'], '--ice-address'],
+    [['--codecs', 'PCMU,,PCMA'], '--codecs'],
+    [['--codecs', 'PCMU', '--codecs', 'PCMA'], '--codecs'],
+    [['--timeout', '1.2345'], '--timeout'],
+    [['--supervised=yes'], '--supervised'],
+  ])('worker flags %j → an error naming %s', (extra, flag) => {
+    const err = cliError(['--listen-ng', '2223', '--interface', '127.0.0.1', ...extra]);
     expect(err.flag).toBe(flag);
     expect(err.message).toContain(flag);
   });
@@ -105,6 +132,16 @@ describe('runMediaNode', () => {
     expect(media.calls.at(-1)).toEqual(['close']);
     node = undefined;
   });
+
+  it('hands ICE addresses and codecs to the media plane', async () => {
+    let factoryOptions: MediaFactoryOptions | undefined;
+    const argv = ['--listen-ng', '127.0.0.1:0', '--interface', '127.0.0.1', '--ice-address', '127.0.0.1', '--codecs', 'PCMA,telephone-event'];
+    node = await runMediaNode(parseMediaNodeArgs(argv)!, (o) => {
+      factoryOptions = o;
+      return new RecordingMedia();
+    });
+    expect(factoryOptions).toEqual({ bindAddress: '127.0.0.1', portMin: 30000, portMax: 40000, iceAddresses: ['127.0.0.1'], codecs: ['PCMA', 'telephone-event'] });
+  });
 });
 
 // The entry point loads the real media service once its flags are good; until that module exists (it is
@@ -123,6 +160,12 @@ describe('src/media-node.ts', () => {
     const { code, stderr } = await run(['--listen-ng', 'nope', '--interface', '127.0.0.1']).exit;
     expect(code).toBe(2);
     expect(stderr).toContain('--listen-ng');
+  });
+
+  it('refuses --supervised without an IPC channel to report to (exit 2)', async () => {
+    const { code, stderr } = await run(['--supervised', '--listen-ng', '127.0.0.1:0', '--interface', '127.0.0.1']).exit;
+    expect(code).toBe(2);
+    expect(stderr).toContain('--supervised needs an IPC channel');
   });
 
   it.skipIf(!hasMediaService)('starts, answers ping, and exits 0 on SIGTERM', async () => {

@@ -1,0 +1,256 @@
+/**
+ * `media.workers: 2`: the gateway forks two media processes (src/media-node.ts --supervised) and keeps signalling
+ * in its own. A browser-like phone calls the built-in echo service: calls spread over both workers and their audio
+ * comes back. One worker is killed (SIGKILL): its calls end at once on both SIP legs, the others keep their audio,
+ * the worker is restarted and takes calls again. After close() no worker process is left; and a gateway that is
+ * itself killed takes its workers with it (they exit when their IPC channel closes).
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseConfig } from '../../src/config/load.ts';
+import { startGateway, StartupError, type Gateway } from '../../src/gateway.ts';
+import { MediaDispatcher } from '../../src/rtp-bridge/media-dispatcher.ts';
+import type { OutgoingCall } from '../support/outgoing-call.ts';
+import type { Sending } from '../support/media-endpoint.ts';
+import { TestPhone } from '../support/test-phone.ts';
+import { freePort, waitFor } from './harness.ts';
+
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface Proc {
+  pid: number;
+  args: string[];
+}
+
+/** Live (not zombie) processes whose parent is `ppid`, read from /proc. */
+function childrenOf(ppid: number): Proc[] {
+  const out: Proc[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces, so read after the last ')'.
+      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(parent) !== ppid || state === 'Z') continue;
+      out.push({ pid: Number(entry), args: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean) });
+    } catch {
+      // gone while we looked
+    }
+  }
+  return out;
+}
+
+const workersOf = (ppid: number): Proc[] => childrenOf(ppid).filter((p) => p.args.some((a) => a.endsWith('media-node.ts')));
+const flag = (p: Proc, name: string): string | undefined => p.args[p.args.indexOf(name) + 1];
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function configYaml(mediaMin: number, extra = ''): Promise<string> {
+  return `
+http: { host: 127.0.0.1, port: 0 }
+sip:
+  listeners:
+    - { protocol: udp, host: 127.0.0.1, port: ${await freePort()} }
+media:
+  bindAddress: 127.0.0.1
+  workers: 2
+  ports: { min: ${mediaMin}, max: ${mediaMin + 399} }
+  timeout: 30
+${extra}services: { enabled: true, host: 127.0.0.1, port: ${await freePort()} }
+limits: { callsPerMinutePerUser: 100 }
+users:
+  - { name: alice, password: demo, maxCalls: 20 }
+logLevel: silent
+`;
+}
+
+interface LiveCall {
+  call: OutgoingCall;
+  sending: Sending;
+  mediaId: string;
+  node: string;
+}
+
+describe('gateway with media.workers: 2', () => {
+  let gw: Gateway;
+  let phone: TestPhone;
+  const mediaMin = 41000 + 400 * Math.floor(Math.random() * 20);
+  const servicesEnded: Array<[string, string]> = [];
+
+  beforeAll(async () => {
+    gw = await startGateway(parseConfig(await configYaml(mediaMin), 'media-workers test', {}));
+    gw.services!.on('call-ended', (callId, reason) => servicesEnded.push([callId, reason]));
+    phone = await TestPhone.connect({ url: gw.urls.ws, user: 'alice', password: 'demo', domain: '127.0.0.1' });
+    await phone.register();
+  });
+
+  afterAll(async () => {
+    await phone?.close();
+    await gw?.close();
+  });
+
+  const dispatcher = (): MediaDispatcher => {
+    expect(gw.media).toBeInstanceOf(MediaDispatcher);
+    return gw.media as MediaDispatcher;
+  };
+
+  async function echoCall(): Promise<LiveCall> {
+    const before = new Set(await gw.media.list());
+    const call = await phone.call('echo');
+    const sending = call.startSending({ pt: 0, everyMs: 20 });
+    await call.waitForAudio((a) => a.markers.some((m) => m.stream === sending.stream));
+    const mediaId = (await gw.media.list()).find((id) => !before.has(id));
+    expect(mediaId).toBeDefined();
+    return { call, sending, mediaId: mediaId!, node: dispatcher().nodeOf(mediaId!)! };
+  }
+
+  async function audioFlows(live: LiveCall, n = 10): Promise<void> {
+    const newest = () => Math.max(-1, ...live.call.audio.markers.filter((m) => m.stream === live.sending.stream).map((m) => m.frame));
+    const start = newest();
+    await waitFor(() => newest() >= start + n, `echo markers on a call on ${live.node}`, 5000);
+  }
+
+  it('forks two media processes, each with its own half of media.ports, and no media in the gateway process', () => {
+    const workers = workersOf(process.pid).sort((a, b) => Number(flag(a, '--port-min')) - Number(flag(b, '--port-min')));
+    expect(workers).toHaveLength(2);
+    expect(workers.map((w) => [flag(w, '--port-min'), flag(w, '--port-max')])).toEqual([
+      [String(mediaMin), String(mediaMin + 199)],
+      [String(mediaMin + 200), String(mediaMin + 399)],
+    ]);
+    for (const w of workers) {
+      expect(flag(w, '--listen-ng')).toBe('127.0.0.1:0');
+      expect(flag(w, '--interface')).toBe('127.0.0.1');
+      expect(w.args).toContain('--supervised');
+    }
+    expect(gw.mediaWorkers.map((w) => [w.name, w.state, w.pid])).toEqual([
+      ['worker-1', 'running', workers[0]!.pid],
+      ['worker-2', 'running', workers[1]!.pid],
+    ]);
+    expect(dispatcher().status().map((s) => [s.name, s.state])).toEqual([
+      ['worker-1', 'up'],
+      ['worker-2', 'up'],
+    ]);
+  });
+
+  it('spreads calls over both workers with audio; a killed worker ends its calls on both legs at once and is restarted', async () => {
+    const calls: LiveCall[] = [];
+    for (let i = 0; i < 4; i++) calls.push(await echoCall());
+    expect(calls.map((c) => c.node).sort()).toEqual(['worker-1', 'worker-1', 'worker-2', 'worker-2']);
+    for (const c of calls) await audioFlows(c);
+
+    // worker-1 has the lower half of the range.
+    const victim = workersOf(process.pid).sort((a, b) => Number(flag(a, '--port-min')) - Number(flag(b, '--port-min')))[0]!;
+    const onVictim = calls.filter((c) => c.node === 'worker-1');
+    const others = calls.filter((c) => c.node === 'worker-2');
+    const servicesBefore = servicesEnded.length;
+    const killedAt = Date.now();
+    process.kill(victim.pid, 'SIGKILL');
+
+    const ends = await Promise.all(onVictim.map((c) => c.call.ended));
+    const endedMs = Date.now() - killedAt;
+    expect(ends.map((e) => e.by)).toEqual(['remote', 'remote']);
+    for (const c of onVictim) {
+      const bye = phone.trace.find((t) => t.dir === 'in' && t.msg.type === 'request' && t.msg.method === 'BYE' && t.text.includes(c.call.callId));
+      expect(bye, `BYE from the gateway for ${c.call.callId}`).toBeDefined();
+    }
+    await waitFor(() => servicesEnded.length >= servicesBefore + 2, 'the services peer ending the two calls', 5000);
+    expect(servicesEnded.slice(servicesBefore).map(([, reason]) => reason)).toEqual(['bye', 'bye']);
+    // The exit is seen at once, not after the missed pings (3 × 1 s) that a remote node would need.
+    expect(endedMs).toBeLessThan(1500);
+
+    for (const c of others) {
+      expect(c.call.state).toBe('confirmed');
+      await audioFlows(c);
+    }
+
+    // Restarted: a new process with the same slice, and it takes calls again.
+    const replacement = await waitFor(
+      () => workersOf(process.pid).find((w) => w.pid !== victim.pid && flag(w, '--port-min') === flag(victim, '--port-min')),
+      'a new worker-1 process',
+      10_000,
+    );
+    expect(alive(victim.pid)).toBe(false);
+    const worker1 = gw.mediaWorkers.find((w) => w.name === 'worker-1')!;
+    await waitFor(() => worker1.state === 'running' && worker1.pid === replacement.pid, 'worker-1 running again', 10_000);
+    const restartedMs = Date.now() - killedAt;
+    // If the restart took longer than the missed pings allow, the dispatcher took worker-1 out: the next ping brings it back.
+    await waitFor(() => dispatcher().status().find((s) => s.name === 'worker-1')?.state === 'up', 'worker-1 back in rotation', 5000);
+    // The dispatcher also weighs the sessions a node last reported (asked every 5 s): wait until it has heard the
+    // new process's 0, so the placement below is decided by load alone.
+    await waitFor(() => (dispatcher().status().find((s) => s.name === 'worker-1')?.reportedSessions ?? 0) === 0, 'worker-1 reporting no sessions', 8000);
+    const fresh = [await echoCall(), await echoCall()];
+    // worker-1 is empty, worker-2 carries two calls: the least-loaded rule sends both new calls to worker-1.
+    expect(fresh.map((c) => c.node)).toEqual(['worker-1', 'worker-1']);
+    for (const c of fresh) await audioFlows(c);
+
+    for (const c of [...others, ...fresh]) {
+      c.sending.stop();
+      await c.call.hangup();
+      await c.call.ended;
+    }
+    await waitFor(async () => (await gw.media.statistics()).sessions === 0, 'no media session left in the workers', 5000);
+    expect(await gw.media.list()).toEqual([]);
+    console.info(`[media-workers] worker-1 SIGKILL → its 2 calls ended on both legs after ${endedMs} ms; restarted as pid ${replacement.pid} after ${restartedMs} ms`);
+  });
+
+  it('close() ends the calls with BYE, then stops every worker process', async () => {
+    const live = await echoCall();
+    const pids = workersOf(process.pid).map((w) => w.pid);
+    expect(pids).toHaveLength(2);
+    await gw.close();
+    expect((await live.call.ended).by).toBe('remote');
+    expect(pids.filter(alive)).toEqual([]);
+    expect(workersOf(process.pid)).toEqual([]);
+    expect(gw.mediaWorkers.map((w) => w.state)).toEqual(['closed', 'closed']);
+  });
+});
+
+describe('media.workers start-up and orphans', () => {
+  it('fails start-up with a StartupError naming the worker and the reason when a worker cannot start', async () => {
+    // 0.0.0.0 without advertisedAddress is refused by the media plane (nothing is bound to 0.0.0.0).
+    const yaml = (await configYaml(41000)).replace('bindAddress: 127.0.0.1', 'bindAddress: 0.0.0.0');
+    const err = await startGateway(parseConfig(yaml, 'x', {})).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(StartupError);
+    expect((err as Error).message).toMatch(/^media worker worker-\d could not start: advertised media address "0\.0\.0\.0".*\(media\.workers: 2\)$/);
+    await waitFor(() => workersOf(process.pid).length === 0, 'no worker left after the failed start', 5000);
+  });
+
+  it('workers exit when the gateway process is killed (SIGKILL): no orphans', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'media-workers-'));
+    try {
+      const config = path.join(dir, 'gateway.yaml');
+      writeFileSync(config, (await configYaml(41000 + 400 * Math.floor(Math.random() * 20))));
+      // One command, as `npm start -- --config …` runs it.
+      const gateway = spawn(process.execPath, ['src/main.ts', '--config', config], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, LOG_LEVEL: 'silent' } });
+      const exited = new Promise((resolve) => gateway.once('exit', resolve));
+      try {
+        const workers = await waitFor(() => {
+          const found = workersOf(gateway.pid!);
+          return found.length === 2 ? found : undefined;
+        }, 'two workers under the gateway', 20_000);
+        gateway.kill('SIGKILL');
+        await exited;
+        await waitFor(() => workers.every((w) => !alive(w.pid)), 'the workers exiting after their gateway died', 8000);
+      } finally {
+        if (gateway.exitCode === null && gateway.signalCode === null) gateway.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
