@@ -28,6 +28,7 @@ import type { SessionTimerConfig } from './session-timer.ts';
 import { sdpOf } from './session-body.ts';
 import { parseInfoDtmf } from './dtmf-info.ts';
 import { mapFailure, pickBestFailure, type FailureAnswer } from './failure-mapping.ts';
+import { asAnswer, DEFAULT_TRUNK_CODECS, placeholderOffer } from './late-offer.ts';
 import { logger, type Logger } from '../log.ts';
 
 export type CallState = 'routing' | 'proceeding' | 'early' | 'confirmed' | 'ended';
@@ -69,7 +70,7 @@ export interface CallContext {
 
 export interface CallInfo {
   /** Who placed the call (user name or trunk name), for per-user/per-trunk limits. */
-  caller: { kind: 'user' | 'trunk'; name: string };
+  caller: { kind: 'user' | 'trunk'; name: string; codecs?: readonly string[] };
   callee: { kind: 'user' | 'trunk' | 'service'; name: string };
 }
 
@@ -101,7 +102,14 @@ export class Call {
   #aKind: LegKind = 'webrtc';
   #b: InviteClientSession | undefined;
   #state: CallState = 'routing';
-  #earlyAnswer: { toTag: string | undefined; sdp: string } | undefined;
+  #earlyAnswer: { toTag: string | undefined; sdp: string; remote: string } | undefined;
+  /**
+   * Late offer (A's INVITE had no SDP, §13.2.1): B's answer (kept to re-answer with once A's real SDP is known),
+   * and whether our 2xx offer to A waits for the ACK that carries A's answer.
+   */
+  #late: { bAnswer: string | undefined; awaitingAck: boolean } | undefined;
+  /** Sides whose re-INVITE had no offer: our 2xx offered, their answer comes in the ACK (§14.2). */
+  readonly #answerInAck = new Set<'a' | 'b'>();
   #ringing = false;
   #answeredAt: number | undefined;
   /** The last SDP each side sent us, to tell a session refresh (same o= version) from a real re-offer. */
@@ -140,11 +148,14 @@ export class Call {
 
   /** Sends the B side INVITE(s) with the offer translated by the media layer. */
   async start(targets: readonly CallTarget[]): Promise<void> {
-    const offer = this.a.offer;
+    let offer = this.a.offer;
     if (targets.length === 0) return this.end('no targets', { status: 480, reason: 'Temporarily Unavailable' });
     if (offer === undefined) {
-      // Late offer (offerless INVITE) would need an offer from the B side first: not supported yet.
-      return this.end('offerless INVITE', { status: 488, reason: 'Offerless INVITE not supported' });
+      // Browsers always offer (JSEP); a caller without SDP is a trunk doing late offer (§13.2.1).
+      if (this.info.caller.kind !== 'trunk') return this.end('offerless INVITE from a browser', { status: 488, reason: 'Offerless INVITE not supported' });
+      offer = placeholderOffer(this.a.channel?.remote.address ?? '127.0.0.1', this.info.caller.codecs ?? DEFAULT_TRUNK_CODECS);
+      this.#late = { bAnswer: undefined, awaitingAck: false };
+      this.#log.info('late offer: the B side is offered for a placeholder of the A side');
     }
     this.#aKind = /UDP\/TLS\/RTP\/SAVPF/.test(offer) ? 'webrtc' : 'plain';
     this.#bKind = targets[0]!.legKind;
@@ -257,10 +268,18 @@ export class Call {
       // Early media (183 with SDP): answer the media layer now so the browser hears ringback or announcements.
       try {
         const answer = await this.#ctx.media.answer(this.id, 'a', 'b', sdp);
-        this.#earlyAnswer = { toTag: toTagOf(res), sdp: answer };
+        this.#earlyAnswer = { toTag: toTagOf(res), sdp: answer, remote: sdp };
         this.#lastRemote.b = sdp;
         if (this.#over() || this.#b !== undefined || this.a.terminated) return;
         this.#state = 'early';
+        if (this.#late !== undefined) {
+          // Our offer to an offerless A side can only go in a reliable response: the 2xx (no 100rel here).
+          if (!this.#ringing) this.a.provisional(180);
+          this.#ringing = true;
+          // Nothing of B's early media reaches A before A has answered our offer.
+          await this.#ctx.media.blockMedia(this.id, 'b', true);
+          return;
+        }
         this.a.provisional(183, { sdp: answer });
       } catch (err) {
         this.#log.warn({ err }, 'early media answer refused');
@@ -293,10 +312,14 @@ export class Call {
       if (this.#earlyAnswer !== undefined && (this.#earlyAnswer.toTag === toTagOf(res) || sdp === undefined)) {
         // §13.2.1: the 2xx repeats the answer already given in the reliable-or-not early dialog.
         answer = this.#earlyAnswer.sdp;
+        if (this.#late !== undefined) this.#late.bAnswer = this.#earlyAnswer.remote;
       } else {
         if (sdp === undefined) throw new CallSetupError(488, 'Answer without SDP');
         answer = await this.#ctx.media.answer(this.id, 'a', 'b', sdp);
+        if (this.#late !== undefined) this.#late.bAnswer = sdp;
       }
+      // Late offer: B's media waits for A's answer (until then A's address is a placeholder).
+      if (this.#late !== undefined) await this.#ctx.media.blockMedia(this.id, 'b', true);
     } catch (err) {
       return this.end('media answer failed', this.#errorAnswer(err, 488));
     }
@@ -305,6 +328,9 @@ export class Call {
       void fork.bye();
       return;
     }
+    // Late offer: what the media layer answered for A's placeholder is our offer to A — plain RTP/AVP, the codecs
+    // B accepted (with telephone-event if kept) at our address; A answers in the ACK.
+    if (this.#late !== undefined) this.#late.awaitingAck = true;
     this.a.accept({ sdp: answer });
     this.#state = 'confirmed';
     this.#answeredAt = Date.now();
@@ -317,6 +343,7 @@ export class Call {
     a.on('cancelled', () => this.end('caller cancelled'));
     a.on('terminated', (reason) => this.end(`A side ended (${reason})`));
     a.on('ackTimeout', () => this.end('no ACK from the caller'));
+    a.on('ack', (_ack, sdp) => this.#onAck('a', sdp));
     this.#wireInDialog(a, 'a');
   }
 
@@ -326,6 +353,51 @@ export class Call {
     session.on('reinvite', (req, tx, sdp) => this.#serialize(() => this.#reoffer(side, session, req, tx, sdp, 'INVITE')));
     session.on('update', (req, tx, sdp) => this.#serialize(() => this.#reoffer(side, session, req, tx, sdp, 'UPDATE')));
     session.on('info', (req, tx) => this.#info(side, session, req, tx));
+    if (side === 'b') session.on('ack', (_ack, sdp) => this.#onAck('b', sdp));
+  }
+
+  /**
+   * An ACK from one side. After our 2xx offered to an offerless INVITE it carries the answer (§13.2.1): the
+   * initial one is A's first real SDP — it replaces the placeholder — and without it, or unusable, the call cannot
+   * go on: §13.3.1.4 / RFC 3264 §4, the UAS ends the session with BYE (and so does the B side). After an
+   * offerless re-INVITE (§14.2) a changed answer (new o= version) is applied the same way; the same one is a refresh.
+   */
+  #onAck(side: 'a' | 'b', sdp: string | undefined): void {
+    const initial = side === 'a' && this.#late?.awaitingAck === true;
+    if (!initial && !this.#answerInAck.delete(side)) return;
+    if (initial) this.#late!.awaitingAck = false;
+    if (sdp === undefined) {
+      if (initial) this.end('ACK without the answer to our offer');
+      else this.#log.warn({ from: side }, 'ACK without the answer to our re-INVITE offer; the session is kept as it was');
+      return;
+    }
+    if (!initial && sdpVersion(sdp) === sdpVersion(this.#lastRemote[side])) return;
+    this.#serialize(() => this.#applyAckAnswer(side, sdp, initial));
+  }
+
+  /**
+   * A side's new SDP that needs no answer from the other side (it answers our offer): an ng re-offer from that
+   * side, answered with the other side's last SDP, as rtpengine is driven for a re-INVITE — the side's leg gets the
+   * new address and codecs; the other side's leg keeps its parameters (the same ICE/DTLS: no restart).
+   */
+  async #applyAckAnswer(side: 'a' | 'b', sdp: string, initial: boolean): Promise<void> {
+    if (this.#over()) return;
+    const otherSide = side === 'a' ? 'b' : 'a';
+    const other = otherSide === 'a' ? this.a : this.#b;
+    const last = initial ? this.#late!.bAnswer : this.#lastRemote[otherSide];
+    const otherSdp = last === undefined ? undefined : asAnswer(last, other?.localSdp);
+    try {
+      if (otherSdp === undefined) throw new CallSetupError(500, `no SDP of side ${otherSide} to answer with`);
+      await this.#ctx.media.offer(this.id, side, sdp, { to: side === 'a' ? this.#bKind : this.#aKind });
+      await this.#ctx.media.answer(this.id, side, otherSide, otherSdp);
+      if (initial) await this.#ctx.media.blockMedia(this.id, 'b', false);
+    } catch (err) {
+      this.#log.warn({ err, from: side }, 'the answer in the ACK is not usable');
+      if (initial) this.end('unusable answer in the ACK');
+      return;
+    }
+    this.#lastRemote[side] = sdp;
+    this.#log.info({ from: side, initial }, 'answer from the ACK applied');
   }
 
   #serialize(work: () => Promise<void>): void {
@@ -348,6 +420,8 @@ export class Call {
     const other = side === 'a' ? this.#b : this.a;
     const refresh = sdp === undefined || sdpVersion(sdp) === sdpVersion(this.#lastRemote[side]);
     if (refresh || other === undefined || this.#state !== 'confirmed') {
+      // An offerless re-INVITE (§14.2) gets our current SDP as the offer; the answer comes in the ACK.
+      if (method === 'INVITE' && sdp === undefined) this.#answerInAck.add(side);
       if (method === 'INVITE') session.respond(tx, 200, { sdp: session.localSdp ?? '' });
       else session.respond(tx, refresh ? 200 : 491);
       return;

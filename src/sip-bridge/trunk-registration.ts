@@ -155,7 +155,7 @@ export class TrunkRegistration {
     const t = this.trunk;
     const domain = t.fromDomain ?? t.realm ?? t.host;
     const user = t.username ?? 'gateway';
-    const local = channel.local;
+    const local = this.#contactHostPort(channel);
     const transport = this.trunk.transport === 'udp' ? '' : `;transport=${this.trunk.transport}`;
     return createRequest('REGISTER', `sip:${formatHost(t.host)}${t.port === 5060 ? '' : `:${t.port}`}`, [
       ['Max-Forwards', '70'],
@@ -163,15 +163,27 @@ export class TrunkRegistration {
       ['To', `<sip:${user}@${formatHost(domain)}>`],
       ['Call-ID', this.#callId],
       ['CSeq', `${++this.#cseq} REGISTER`],
-      ['Contact', `<sip:${user}@${formatHost(local.address)}:${local.port}${transport}>`],
+      ['Contact', `<sip:${user}@${formatHost(local.host)}:${local.port}${transport}>`],
       ['Expires', String(expires)],
       ['User-Agent', 'webrtc-sip-gateway'],
     ]);
   }
 
+  /**
+   * Where the trunk reaches us: the sent-by of our listener for the protocol — its `advertise` host behind 1:1 NAT,
+   * and for TCP/TLS the listening port, not the ephemeral port of the connection we opened (RFC 3261 §10.2.1: the
+   * Contact is where requests for the binding go). The channel's local address when no listener carries it.
+   */
+  #contactHostPort(channel: Channel): { host: string; port: number } {
+    const family = channel.remote.address.includes(':') ? 6 : 4;
+    const listeners = this.#stack.listeners.filter((l) => l.protocol === channel.protocol);
+    const listener = listeners.find((l) => (l.local.address.includes(':') ? 6 : 4) === family) ?? listeners[0];
+    return listener?.sentBy ?? { host: channel.local.address, port: channel.local.port };
+  }
+
   /** One REGISTER transaction, answering one digest challenge. Resolves with the final response. */
   async #send(expires: number): Promise<SipResponse> {
-    const channel = await this.#stack.channelFor({ protocol: this.#protocol(), host: this.trunk.host, port: this.trunk.port });
+    const channel = await this.#stack.channelFor({ protocol: this.#protocol(), host: this.trunk.host, port: this.trunk.port, tlsVerify: this.trunk.tlsVerify });
     let request = this.#build(channel, expires);
     let response = await this.#transact(request, channel);
     if ((response.status === 401 || response.status === 407) && this.trunk.password !== undefined) {

@@ -8,6 +8,9 @@ import { StreamConnection, connectStream } from './tcp.ts';
 import { WsConnection, connectWebSocket } from './ws.ts';
 import type { Connection, ConnectionHandlers, StreamProtocol } from './connection.ts';
 import type { TransportLayerOptions } from './config.ts';
+import { logger } from '../../log.ts';
+
+const log = logger.child({ module: 'transport' });
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -18,15 +21,21 @@ export function openOutboundConnection(
   protocol: StreamProtocol,
   id: string,
   remote: Endpoint,
-  target: { servername: string | undefined; path: string | undefined },
+  target: { servername: string | undefined; path: string | undefined; tlsVerify?: boolean | undefined },
   options: TransportLayerOptions,
   handlers: ConnectionHandlers,
 ): Connection {
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const maxWriteBuffer = options.maxWriteBuffer ?? DEFAULT_MAX_WRITE_BUFFER;
   const maxMessageSize = options.limits?.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+  // A peer configured with tlsVerify: false (a trunk's self-signed certificate) is not verified; everything else is.
+  const tlsClient = target.tlsVerify === false ? { ...options.tlsClient, rejectUnauthorized: false } : options.tlsClient;
   if (protocol === 'TCP' || protocol === 'TLS') {
-    const socket = connectStream(protocol, remote, { servername: target.servername, tls: options.tlsClient, connectTimeoutMs });
+    const socket = connectStream(protocol, remote, { servername: target.servername, tls: tlsClient, connectTimeoutMs });
+    if (protocol === 'TLS') {
+      // Why a trunk's calls fail with 503 must be in the log: a certificate not verified, a name that does not match.
+      socket.once('error', (err) => log.warn({ err, remote, servername: target.servername, verify: tlsClient?.rejectUnauthorized ?? true }, 'TLS connection failed'));
+    }
     return new StreamConnection(socket, { id, protocol, direction: 'outbound', remote }, handlers, {
       maxMessageSize,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -38,7 +47,7 @@ export function openOutboundConnection(
     connectTimeoutMs,
     servername: target.servername,
     ca: options.tlsClient?.ca,
-    rejectUnauthorized: options.tlsClient?.rejectUnauthorized,
+    rejectUnauthorized: tlsClient?.rejectUnauthorized,
   });
   return new WsConnection(ws, { id, protocol, direction: 'outbound', remote }, handlers, {
     heartbeatMs: options.wsHeartbeatMs ?? DEFAULT_WS_HEARTBEAT_MS,
