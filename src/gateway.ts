@@ -15,6 +15,9 @@ import { MediaService } from './rtp-bridge/media-service.ts';
 import type { MediaApi } from './rtp-bridge/media-api.ts';
 import { MediaDispatcher, type DispatchNode } from './rtp-bridge/media-dispatcher.ts';
 import { RemoteMediaNode } from './rtp-bridge/remote-media.ts';
+import { startMediaWorkers, workerCount } from './cluster/media-workers.ts';
+import { WorkerStartError } from './cluster/worker-process.ts';
+import type { MediaWorker } from './cluster/media-worker.ts';
 import { ServicesPeer } from './services/services-peer.ts';
 import { B2bua } from './sip-bridge/b2bua.ts';
 import { Router } from './sip-bridge/router.ts';
@@ -38,8 +41,10 @@ export class StartupError extends GatewayError {
 export interface Gateway {
   readonly config: GatewayConfig;
   readonly stack: SipStack;
-  /** The in-process MediaService, or a MediaDispatcher when `media.nodes` is configured. */
+  /** The in-process MediaService, or a MediaDispatcher when `media.workers` or `media.nodes` is configured. */
   readonly media: MediaApi;
+  /** The supervised media processes (`media.workers`), nodes of `media`; empty without workers. */
+  readonly mediaWorkers: readonly MediaWorker[];
   readonly b2bua: B2bua;
   readonly location: LocationService;
   readonly services: ServicesPeer | undefined;
@@ -72,13 +77,14 @@ function bracket(host: string): string {
 }
 
 /**
- * The media plane: the in-process service (default); with `media.nodes`, a dispatcher over those remote ng nodes
- * and — unless `media.local` is false — the in-process service as one more node.
+ * The media plane: the in-process service (default); with `media.workers` and/or `media.nodes`, a dispatcher over
+ * the supervised worker processes, those remote ng nodes and — if `media.local` — the in-process service.
  */
-async function startMedia(config: GatewayConfig): Promise<MediaApi> {
+async function startMedia(config: GatewayConfig): Promise<{ media: MediaApi; workers: MediaWorker[] }> {
   const m = config.media;
+  const workerTotal = workerCount(m.workers);
   const local =
-    m.local || m.nodes.length === 0
+    m.local || (m.nodes.length === 0 && workerTotal === 0)
       ? await MediaService.create({
           bindAddress: m.bindAddress,
           ...(m.advertisedAddress ? { advertisedAddress: m.advertisedAddress } : {}),
@@ -89,14 +95,23 @@ async function startMedia(config: GatewayConfig): Promise<MediaApi> {
           codecs: [...m.codecs],
         })
       : undefined;
-  if (m.nodes.length === 0) return local!;
+  if (m.nodes.length === 0 && workerTotal === 0) return { media: local!, workers: [] };
   const nodes: DispatchNode[] = local === undefined ? [] : [{ name: 'local', media: local }];
+  const workers: MediaWorker[] = [];
   try {
+    if (workerTotal > 0) {
+      const started = await startMediaWorkers(m, workerTotal, { logLevel: logger.level }).catch((err: unknown) => {
+        throw err instanceof WorkerStartError ? new StartupError(`${err.message} (media.workers: ${m.workers})`, err) : err;
+      });
+      workers.push(...started);
+      for (const w of started) nodes.push({ name: w.name, media: w, ping: (timeoutMs) => w.ping(timeoutMs) });
+    }
     for (const n of m.nodes) {
       const remote = await RemoteMediaNode.connect({ ng: n.ng, ...(n.name ? { name: n.name } : {}), timeoutMs: m.nodeHealth.commandTimeout * 1000 });
       nodes.push({ name: remote.name, media: remote, ping: (timeoutMs) => remote.ping(timeoutMs) });
     }
-    return await MediaDispatcher.create({ nodes, pingIntervalMs: m.nodeHealth.pingInterval * 1000, maxMissedPings: m.nodeHealth.maxMissedPings });
+    const media = await MediaDispatcher.create({ nodes, pingIntervalMs: m.nodeHealth.pingInterval * 1000, maxMissedPings: m.nodeHealth.maxMissedPings });
+    return { media, workers };
   } catch (err) {
     await Promise.allSettled(nodes.map((n) => n.media.close()));
     throw err;
@@ -115,6 +130,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     port: l.port,
     ...(l.advertise ? { advertisedHost: l.advertise } : {}),
     ...(l.tls ? { tls: readTls(l.tls, `sip.listeners[${i}].tls`) } : {}),
+    ...(l.protocol === 'udp' ? { receiveBufferSize: config.sip.udpReceiveBuffer, sendBufferSize: config.sip.udpSendBuffer } : {}),
   }));
   const http: HttpConfig = {
     host: config.http.host,
@@ -124,7 +140,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     ...(config.http.tls ? { tls: readTls(config.http.tls, 'http.tls') } : {}),
   };
 
-  const media = await startMedia(config);
+  const { media, workers: mediaWorkers } = await startMedia(config);
 
   // The defences: trunk sources and the services peer are exempt from bans; everything else is rate-limited,
   // banned after repeated failures, and held to the Origin list, connection cap and idle timeout.
@@ -138,6 +154,14 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     limits: { maxMessageSize: config.sip.maxMessageSize, ...security.limits },
     userAgent: config.sip.userAgent,
     transport: { ...security.transport },
+    overload: {
+      enabled: config.limits.overload.enabled,
+      maxEventLoopDelayMs: config.limits.overload.maxEventLoopDelay,
+      maxCallsInSetup: config.limits.overload.maxCallsInSetup,
+      retryAfterSeconds: config.limits.overload.retryAfter,
+      sampleIntervalMs: config.limits.overload.sampleInterval,
+      methods: config.limits.overload.methods,
+    },
   });
   const digest = new DigestServer({ realm: domain });
   const location = new LocationService();
@@ -188,7 +212,8 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       page: urls.page,
       ws: urls.ws,
       sip: stack.listeners.map((l) => `${l.protocol} ${l.local.address}:${l.local.port}`),
-      media: config.media.local || config.media.nodes.length === 0 ? `${config.media.bindAddress} ${config.media.ports.min}-${config.media.ports.max}` : 'remote nodes only',
+      media: config.media.local ? `${config.media.bindAddress} ${config.media.ports.min}-${config.media.ports.max}` : 'in other processes',
+      mediaWorkers: mediaWorkers.map((w) => `${w.name} pid ${w.pid}`),
       mediaNodes: config.media.nodes.map((n) => n.name ?? n.ng),
       services: services ? `${config.services.host}:${services.port}` : 'off',
       users: config.users.length,
@@ -202,6 +227,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     config,
     stack,
     media,
+    mediaWorkers,
     b2bua,
     location,
     services,
@@ -211,6 +237,8 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       closing ??= (async () => {
         log.info('gateway shutting down');
         clearInterval(sweeper);
+        // A worker that exits from here on (a service manager signalling every process) is not restarted.
+        for (const w of mediaWorkers) w.retire();
         await b2bua.close();
         await Promise.all(registrations.map((r) => r.close()));
         await services?.close();

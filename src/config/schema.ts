@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import { normalizeOrigin } from '../security/origin-policy.ts';
 import { parseNgAddress } from '../ng/ng-client.ts';
+import { MAX_MEDIA_WORKERS, portSliceProblem } from '../cluster/port-slices.ts';
 
 const port = z.number().int().min(0).max(65535);
 const hostname = z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, 'expected a host name or IP address');
@@ -56,7 +57,11 @@ const httpSchema = z.strictObject({
   port: port.default(8080),
   wsPath: z.string().startsWith('/').default('/sip'),
   publicDir: z.string().min(1).default('public'),
-  tls: tlsFiles.optional(),
+  /**
+   * HTTPS/WSS. `selfSigned: true` makes a self-signed pair at cert/key when neither file exists, and reuses it
+   * after (src/security/self-signed.ts; for tests and first steps, see docs/security.md).
+   */
+  tls: tlsFiles.extend({ selfSigned: z.boolean().default(false) }).optional(),
   /**
    * Origins allowed to open the SIP WebSocket besides the gateway's own (`http(s)://host:port`, the advertised
    * host, localhost ↔ 127.0.0.1); `*` allows any page on the web to (unsafe). See docs/security.md.
@@ -115,6 +120,8 @@ const securitySchema = z
     requireToken: z.boolean().default(false),
     /** Bearer secret for `POST /api/token`, e.g. `${GATEWAY_ADMIN_SECRET}`; the endpoint refuses everyone without it. */
     adminSecret: z.string().min(16, 'expected at least 16 characters').optional(),
+    /** SIP over UDP/TCP/TLS from a source that is no trunk: answer 403 (`reject`) or drop it unanswered (`ignore`). */
+    nonTrunkSources: z.enum(['reject', 'ignore']).default('reject'),
   })
   .refine((s) => s.tokenTtl <= s.tokenMaxTtl, { message: 'tokenTtl must not exceed tokenMaxTtl', path: ['tokenTtl'] })
   .refine((s) => !s.requireToken || s.tokenSecret !== undefined, { message: 'requireToken needs tokenSecret', path: ['requireToken'] })
@@ -145,7 +152,15 @@ const sipSchema = z.strictObject({
     })
     .prefault({}),
   maxMessageSize: z.number().int().min(1024).max(1048576).default(65536),
+  /**
+   * SO_RCVBUF / SO_SNDBUF of the SIP UDP sockets, bytes: a burst of INVITEs must not overflow the kernel default
+   * (~208 KiB). Linux caps them at net.core.rmem_max / wmem_max (a warning says so at startup).
+   */
+  udpReceiveBuffer: z.number().int().min(65536).max(1 << 30).default(4 * 1024 * 1024),
+  udpSendBuffer: z.number().int().min(65536).max(1 << 30).default(4 * 1024 * 1024),
 });
+
+const WORKERS_ERROR = { error: `expected a number of media processes from 0 to ${MAX_MEDIA_WORKERS}, or "auto" (one per core)` };
 
 const mediaSchema = z.strictObject({
   bindAddress: ipAddress.default('127.0.0.1'),
@@ -174,8 +189,18 @@ const mediaSchema = z.strictObject({
       }),
     )
     .default([]),
-  /** With `nodes`: whether the in-process media plane takes calls too (false: the nodes only). */
-  local: z.boolean().default(true),
+  /**
+   * Media processes the gateway forks and supervises (`src/media-node.ts`, ng on loopback), each with its own slice
+   * of `ports`; `auto`: one per core (os.availableParallelism()). 0 (default): media in the gateway's process.
+   */
+  workers: z
+    .union([z.number().int(WORKERS_ERROR).min(0, WORKERS_ERROR).max(MAX_MEDIA_WORKERS, WORKERS_ERROR), z.literal('auto')], WORKERS_ERROR)
+    .default(0),
+  /**
+   * Whether the in-process media plane takes calls: default true, false with `workers` (they own `ports`).
+   * With `nodes` and no workers, false sends every call to the nodes.
+   */
+  local: z.boolean().optional(),
   /** With `nodes`: an ng ping every `pingInterval` seconds; `maxMissedPings` in a row take a node out. */
   nodeHealth: z
     .strictObject({
@@ -185,7 +210,16 @@ const mediaSchema = z.strictObject({
       commandTimeout: seconds.default(3),
     })
     .prefault({}),
-});
+})
+  .superRefine((m, ctx) => {
+    if (m.workers === 0) return;
+    if (m.local === true) ctx.addIssue({ code: 'custom', path: ['local'], message: 'local: true cannot share media.ports with media.workers' });
+    // `auto` is checked at start-up, against the cores it finds.
+    if (typeof m.workers !== 'number' || !Number.isInteger(m.workers) || m.workers < 1 || m.workers > MAX_MEDIA_WORKERS) return;
+    const problem = portSliceProblem(m.ports, m.workers);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['workers'], message: problem });
+  })
+  .transform(({ local, ...m }) => ({ ...m, local: local ?? m.workers === 0 }));
 
 const userSchema = z
   .strictObject({
@@ -263,6 +297,22 @@ const limitsSchema = z.strictObject({
   noResponseTimeout: seconds.default(8),
   /** Ringing without an answer for this many seconds: the far side is cancelled and the caller gets 480. */
   noAnswerTimeout: seconds.default(120),
+  /** 503 + Retry-After for new out-of-dialog INVITEs while the gateway is saturated (docs/security.md). */
+  overload: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Mean event-loop delay over `sampleInterval`, ms, above which new INVITEs are refused; 0 turns this signal off. */
+      maxEventLoopDelay: z.number().min(0).default(200),
+      /** Calls in setup (INVITEs without a final response) beyond which new INVITEs are refused; 0 turns this off. */
+      maxCallsInSetup: z.number().int().min(0).default(1000),
+      /** Retry-After of the 503, seconds. */
+      retryAfter: z.number().int().min(0).max(3600).default(2),
+      /** Event-loop delay sampling window, ms. */
+      sampleInterval: z.number().int().min(10).max(10000).default(500),
+      /** Out-of-dialog methods refused while overloaded (ACK, CANCEL, BYE and in-dialog requests never are). */
+      methods: z.array(z.enum(['INVITE', 'REGISTER', 'OPTIONS', 'MESSAGE', 'SUBSCRIBE'])).min(1).default(['INVITE']),
+    })
+    .prefault({}),
 });
 
 export const configSchema = z
@@ -309,13 +359,14 @@ export const configSchema = z
       if (!trunks.has(r.trunk)) ctx.addIssue({ code: 'custom', path: ['routes', 'outbound', i, 'trunk'], message: `unknown trunk "${r.trunk}"` });
     });
     if (cfg.media.ports.max > 65535) ctx.addIssue({ code: 'custom', path: ['media', 'ports', 'max'], message: 'port out of range' });
-    if (!cfg.media.local && cfg.media.nodes.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['media', 'local'], message: 'local: false needs at least one entry in media.nodes' });
+    // `=== false`: when a media key is invalid, its defaults (local among them) are not filled in.
+    if (cfg.media.local === false && cfg.media.nodes.length === 0 && cfg.media.workers === 0) {
+      ctx.addIssue({ code: 'custom', path: ['media', 'local'], message: 'local: false needs at least one entry in media.nodes, or media.workers' });
     }
     const nodeNames = new Set<string>();
     cfg.media.nodes.forEach((n, i) => {
       const name = n.name ?? n.ng;
-      if (nodeNames.has(name) || (cfg.media.local && name === 'local')) {
+      if (nodeNames.has(name) || (cfg.media.local && name === 'local') || (cfg.media.workers !== 0 && /^worker-\d+$/.test(name))) {
         ctx.addIssue({ code: 'custom', path: ['media', 'nodes', i], message: `duplicate media node "${name}"` });
       }
       nodeNames.add(name);

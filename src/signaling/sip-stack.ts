@@ -33,6 +33,7 @@ import {
   type TransportLimits,
 } from './transport-layer.ts';
 import type { CloseReason } from './transports/connection.ts';
+import { OverloadControl, type OverloadOptions } from './overload.ts';
 import { logger } from '../log.ts';
 
 const log = logger.child({ module: 'sip-stack' });
@@ -48,6 +49,12 @@ export interface SipTransactionUser {
   /** Extra option tags the TU implements (they join Supported and pass the Require check). */
   readonly supported?: readonly string[];
   onRequest(request: SipRequest, transaction: ServerTransaction, channel: Channel): void;
+  /**
+   * Asked for every request (retransmissions, ACK and CANCEL included) before the transaction layer sees it:
+   * false drops it unanswered and creates no transaction (no 100 Trying, no timers) — for sources the TU wants to
+   * stay silent towards. Must be cheap.
+   */
+  admitRequest?(request: SipRequest, channel: Channel): boolean;
   /** An ACK for a 2xx (or a late one); without it ACKs are dropped. */
   onAck?(ack: SipRequest, channel: Channel): void;
   /**
@@ -77,6 +84,12 @@ export interface SipStackOptions {
   supported?: readonly string[];
   /** Transport knobs (idle timeout, connect timeout, WebSocket heartbeat, write buffer, TLS client trust). */
   transport?: Omit<TransportLayerOptions, 'listeners' | 'http' | 'limits' | 'userAgent'>;
+  /**
+   * 503 + Retry-After for new out-of-dialog INVITEs while saturated (overload.ts). Absent: off (an embedded stack
+   * such as the services peer shares the gateway's event loop, whose own stack already sheds); given: on unless
+   * `enabled: false`, with overload.ts's defaults for what it leaves out.
+   */
+  overload?: OverloadOptions;
 }
 
 export const DEFAULT_LISTENERS: readonly ListenerConfig[] = Object.freeze([
@@ -106,12 +119,15 @@ export interface SipStackCounters {
   optionsAnswered: number;
   /** Responses the stack sent by rule, by status: 405, 416, 420, 481, 487, 501, 503. */
   rejected: Record<number, number>;
+  /** Requests the TU's admitRequest refused (dropped before the transaction layer). */
+  notAdmitted: number;
 }
 
 export class SipStack {
   readonly transport: TransportLayer;
   readonly transactions: TransactionLayer;
   readonly counters: SipStackCounters;
+  readonly overload: OverloadControl;
   readonly #options: SipStackOptions;
   #tu: SipTransactionUser | undefined;
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
@@ -130,12 +146,19 @@ export class SipStack {
         userAgent: options.userAgent,
       },
       {
-        request: (request, channel) => this.transactions.receiveRequest(request, channel),
+        request: (request, channel) => {
+          if (this.#tu?.admitRequest?.(request, channel) === false) {
+            this.counters.notAdmitted++;
+            return;
+          }
+          this.transactions.receiveRequest(request, channel);
+        },
         response: (response) => this.transactions.receiveResponse(response),
         flowClosed: (flowId, reason) => this.#tu?.onFlowClosed?.(flowId, reason),
       },
     );
-    this.counters = { transport: this.transport.counters, serverTransactions: 0, toTransactionUser: 0, optionsAnswered: 0, rejected: {} };
+    this.counters = { transport: this.transport.counters, serverTransactions: 0, toTransactionUser: 0, optionsAnswered: 0, rejected: {}, notAdmitted: 0 };
+    this.overload = new OverloadControl(options.overload ?? { enabled: false }, { callsInSetup: () => this.transactions.callsInSetup });
   }
 
   /** Binds every listener; resolves with what was bound (ports, when 0 was asked). */
@@ -143,6 +166,7 @@ export class SipStack {
     if (this.#state !== 'new') throw new Error('SipStack.start() called twice');
     this.#state = 'starting';
     const bound = await this.transport.start();
+    this.overload.start();
     this.#state = 'running';
     log.info({ listeners: bound.map((l) => `${l.protocol} ${l.local.address}:${l.local.port}`) }, 'sip stack started');
     return bound;
@@ -194,6 +218,7 @@ export class SipStack {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#state = 'closing';
+      this.overload.stop();
       await this.transport.close();
       this.transactions.close();
       this.#state = 'closed';
@@ -255,6 +280,13 @@ export class SipStack {
     }
 
     if (claimed) {
+      if (this.overload.shouldShed(request)) {
+        // §21.5.4: "The server is temporarily unable to process the request due to a temporary overloading …
+        // the server MAY indicate when the client should retry the request in a Retry-After header field."
+        // Answered before the TU sees it: no call, no media ports, no onward INVITE.
+        this.#reject(transaction, 503, [['Retry-After', String(this.overload.retryAfterSeconds)]]);
+        return;
+      }
       this.counters.toTransactionUser++;
       tu.onRequest(request, transaction, transaction.channel);
       return;

@@ -172,7 +172,7 @@ export class TransportLayer {
         throw new TransportError(`cannot resolve ${host}`, { cause: error, code: 'SIP_TRANSPORT_RESOLVE' });
       }
     }
-    return this.#channelTo(target.protocol, { address: normalizeAddress(address), port }, isIP(host) === 0 ? host : undefined, target.path);
+    return this.#channelTo(target.protocol, { address: normalizeAddress(address), port }, isIP(host) === 0 ? host : undefined, target.path, target.tlsVerify);
   }
 
   /**
@@ -427,7 +427,7 @@ export class TransportLayer {
 
   // ---- outbound -------------------------------------------------------------------------------------------
 
-  #channelTo(protocol: TransportProtocol, remote: Endpoint, servername: string | undefined, path: string | undefined): Channel {
+  #channelTo(protocol: TransportProtocol, remote: Endpoint, servername: string | undefined, path: string | undefined, tlsVerify?: boolean): Channel {
     const family: 4 | 6 = isIP(remote.address) === 6 ? 6 : 4;
     if (protocol === 'UDP') {
       const listener = this.#listeners.find(
@@ -451,7 +451,7 @@ export class TransportLayer {
         remote,
         sentBy,
         fallbackLocal: listener?.local ?? { address: family === 6 ? '::' : '0.0.0.0', port: 0 },
-        open: () => this.#openOutbound(protocol, flowId, remote, servername, path),
+        open: () => this.#openOutbound(protocol, flowId, remote, servername, path, tlsVerify),
       },
       this.#host,
     );
@@ -460,9 +460,9 @@ export class TransportLayer {
     return channel;
   }
 
-  #openOutbound(protocol: StreamProtocol, id: string, remote: Endpoint, servername: string | undefined, path: string | undefined): Connection {
+  #openOutbound(protocol: StreamProtocol, id: string, remote: Endpoint, servername: string | undefined, path: string | undefined, tlsVerify?: boolean): Connection {
     if (this.#state === 'closing' || this.#state === 'closed') throw new TransportError('transport layer is closed', { code: 'SIP_TRANSPORT_CLOSED' });
-    const connection = openOutboundConnection(protocol, id, remote, { servername, path }, this.#options, this.#connectionHandlers);
+    const connection = openOutboundConnection(protocol, id, remote, { servername, path, tlsVerify }, this.#options, this.#connectionHandlers);
     this.counters.connectionsOpened++;
     this.counters.connectionsOpen[protocol]++;
     return connection;

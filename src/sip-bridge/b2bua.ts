@@ -7,7 +7,7 @@
  * - browsers (WebSocket flows) register and call after digest authentication — every INVITE is challenged (407),
  *   and the From user must be the authenticated one;
  * - SIP over UDP/TCP/TLS is accepted out of dialog only from configured trunk sources; anything else gets 403
- *   (scanners learn nothing: the same answer for every user and method).
+ *   (the same answer for every user and method) or, with `security.nonTrunkSources: ignore`, no answer at all.
  */
 import { createResponseTo, type SipRequest, type SipResponse } from '../signaling/message.ts';
 import type { SipStack, SipTransactionUser } from '../signaling/sip-stack.ts';
@@ -25,12 +25,13 @@ import type { LocationService } from '../signaling/registrar/location-service.ts
 import type { MediaApi } from '../rtp-bridge/media-api.ts';
 import type { GatewayConfig, TrunkConfig } from '../config/schema.ts';
 import { DialogTable, type DialogMember } from './dialog-table.ts';
-import { newTag } from './dialog.ts';
+import { newTag, tagOf } from './dialog.ts';
 import { InviteServerSession, rejectInvite } from './invite-server-session.ts';
 import type { Router, RouteDecision } from './router.ts';
 import type { TrunkAcl } from './trunk-acl.ts';
 import { Call, type CallInfo, type CallTarget } from './call.ts';
 import { CallLimits } from './call-limits.ts';
+import { NonTrunkSources } from '../security/non-trunk-sources.ts';
 import { logger } from '../log.ts';
 
 const log = logger.child({ module: 'b2bua' });
@@ -70,6 +71,8 @@ export class B2bua implements SipTransactionUser {
   readonly methods = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'UPDATE', 'INFO', 'OPTIONS'] as const;
   readonly supported = ['timer', 'outbound'] as const;
   readonly table: DialogTable;
+  /** Requests from sources that are no trunk on UDP/TCP/TLS: the configured action and its counters. */
+  readonly nonTrunk: NonTrunkSources;
   readonly #o: B2buaOptions;
   readonly #calls = new Map<string, Call>();
   readonly #limits: CallLimits;
@@ -79,6 +82,7 @@ export class B2bua implements SipTransactionUser {
     this.#o = options;
     this.table = new DialogTable({ userAgent: options.config.sip.userAgent });
     this.#limits = new CallLimits(options.config);
+    this.nonTrunk = new NonTrunkSources({ action: options.config.security.nonTrunkSources });
     options.media.on('timeout', (callId, tag) => this.#calls.get(callId)?.end(`no media from side ${tag}`, { status: 408, reason: 'Media timeout' }));
     options.media.on('failed', (callId, tag, reason) => {
       const end = () => this.#calls.get(callId)?.end(`media failed on side ${tag}: ${reason}`, { status: 488, reason: 'Media failed' });
@@ -95,12 +99,29 @@ export class B2bua implements SipTransactionUser {
 
   // ---- SipTransactionUser -----------------------------------------------------------------------------------
 
+  /**
+   * `security.nonTrunkSources: ignore`: on the trunk-facing listeners, a request from a source that is no trunk is
+   * dropped before a transaction exists — unless it belongs to a dialog we have (the services peer's BYE) or is
+   * an ACK (never answered anyway). Browsers (WS/WSS) always pass: they authenticate.
+   */
+  admitRequest(request: SipRequest, channel: Channel): boolean {
+    if (this.nonTrunk.action !== 'ignore' || STREAM_TRANSPORTS.has(channel.protocol) || request.method === 'ACK') return true;
+    const source = channel.remote.address;
+    if (this.#o.acl.trunkFor(source) !== undefined) return true;
+    if (tagOf(request.headers.get('to')) !== undefined && this.table.findFor(request) !== undefined) return true;
+    this.nonTrunk.record(source, channel.protocol, request.method, 'ignore');
+    this.#o.recordFailure?.(source, 'not-trunk');
+    return false;
+  }
+
   onRequest(request: SipRequest, transaction: ServerTransaction, channel: Channel): void {
     if (this.table.dispatchRequest(request, transaction) !== 'out-of-dialog') return;
     const browser = STREAM_TRANSPORTS.has(channel.protocol);
     const trunk = browser ? undefined : this.#o.acl.trunkFor(channel.remote.address);
     if (!browser && trunk === undefined) {
-      // Trunk-facing listeners: only configured trunk sources may start anything.
+      // Trunk-facing listeners: only configured trunk sources may start anything (security.nonTrunkSources:
+      // reject; with ignore, admitRequest has dropped the request before it got here).
+      this.nonTrunk.record(channel.remote.address, channel.protocol, request.method, 'reject');
       this.#o.recordFailure?.(channel.remote.address, 'not-trunk');
       this.#reply(transaction, 403);
       return;
@@ -228,7 +249,7 @@ export class B2bua implements SipTransactionUser {
       // A From we cannot read still makes a call, from "anonymous".
     }
     const caller = { user: callerUser, display: display ?? callerUser, uri: `sip:${callerUser}@${bracket(this.#o.domain)}` };
-    this.#route(request, transaction, channel, decision, { caller: { kind: 'trunk', name: trunk.name }, callee: calleeOf(decision) }, caller);
+    this.#route(request, transaction, channel, decision, { caller: { kind: 'trunk', name: trunk.name, ...(trunk.codecs ? { codecs: trunk.codecs } : {}) }, callee: calleeOf(decision) }, caller);
   }
 
   #route(
@@ -317,7 +338,7 @@ export class B2bua implements SipTransactionUser {
           from: `${quote(callerName)} <sip:${callerId}@${fromDomain}>`,
           to: `<sip:${decision.number}@${host}>`,
           contact: this.#contactFor(protocol),
-          target: { protocol, host: t.host, port: t.port },
+          target: { protocol, host: t.host, port: t.port, tlsVerify: t.tlsVerify },
           ...(t.password !== undefined ? { credentials: { username: t.authUsername ?? t.username ?? callerId, password: t.password, ...(t.realm ? { realm: t.realm } : {}) } } : {}),
           ...(t.codecs ? { codecs: t.codecs } : {}),
           label: `trunk:${t.name}`,
@@ -349,6 +370,11 @@ export class B2bua implements SipTransactionUser {
   #ended(call: Call): void {
     this.#calls.delete(call.id);
     this.#limits.finished(call.info);
+    // Our INVITE transactions linger up to 64*T1 after their outcome (RFC 6026 Accepted, Timer D); without this
+    // their callbacks would keep the whole ended call reachable that long. They re-ACK on their own from now on.
+    for (const session of call.sessions()) {
+      if ('callId' in session && typeof session.callId === 'string') this.#o.stack.transactions.release(session.callId);
+    }
   }
 
   #callOf(member: DialogMember): Call | undefined {
@@ -385,10 +411,12 @@ export class B2bua implements SipTransactionUser {
   /** Our Contact for a dialog: the flow's local address for browsers, the listener's sent-by for trunks. */
   #contactFor(protocol: TransportProtocol, channel?: Channel): string {
     const transport = protocol === 'UDP' ? '' : `;transport=${protocol.toLowerCase()}`;
-    if (channel !== undefined && STREAM_TRANSPORTS.has(protocol)) {
+    // A trunk's TCP/TLS flow behind 1:1 NAT: the listener's `advertise` host, not the private address it reached.
+    const advertised = protocol === 'TCP' || protocol === 'TLS' ? this.#o.stack.listeners.find((l) => l.protocol === protocol && l.sentBy.host !== l.local.address) : undefined;
+    if (channel !== undefined && STREAM_TRANSPORTS.has(protocol) && advertised === undefined) {
       return `<sip:gateway@${bracket(channel.local.address)}:${channel.local.port}${transport}>`;
     }
-    const listener = this.#o.stack.listeners.find((l) => l.protocol === protocol) ?? this.#o.stack.listeners[0];
+    const listener = advertised ?? this.#o.stack.listeners.find((l) => l.protocol === protocol) ?? this.#o.stack.listeners[0];
     if (listener === undefined) return `<sip:gateway@${bracket(this.#o.domain)}${transport}>`;
     return `<sip:gateway@${listener.sentBy.host}:${listener.sentBy.port}${transport}>`;
   }
@@ -407,6 +435,7 @@ export class B2bua implements SipTransactionUser {
   /** Graceful: new INVITEs get 503, every call is ended (BYE/CANCEL), the table empties. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.nonTrunk.close();
     for (const call of [...this.#calls.values()]) call.end('gateway shutting down', { status: 503, reason: 'Service Unavailable' });
   }
 }

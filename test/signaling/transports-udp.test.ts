@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { UdpTransport, MAX_UDP_PAYLOAD } from '../../src/signaling/transports/udp.ts';
 import type { Endpoint, TransportError } from '../../src/signaling/transport.ts';
 import { hasIPv6Loopback } from './helpers/tls.ts';
@@ -86,5 +87,42 @@ describe('UdpTransport errors', () => {
     const errors: TransportError[] = [];
     server.transport.send(Buffer.from('x'), { address: '127.0.0.1', port: 5060 }, (e) => errors.push(e));
     expect(errors.map((e) => e.code)).toEqual(['SIP_TRANSPORT_CLOSED']);
+  });
+});
+
+describe('UdpTransport buffer sizes', () => {
+  // Linux stores twice the value set and caps it at net.core.rmem_max / wmem_max.
+  const sysctl = (name: string): number | undefined => {
+    try {
+      return Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+
+  it('sets the receive and send buffers it is given, so a burst is not dropped by the kernel', async () => {
+    const sized = new UdpTransport({ host: '127.0.0.1', port: 0, receiveBufferSize: 131072, sendBufferSize: 131072 }, { datagram: () => {} });
+    open.push(sized);
+    await sized.listen();
+    expect(sized.bufferSizes.receive).toBeGreaterThanOrEqual(131072);
+    expect(sized.bufferSizes.send).toBeGreaterThanOrEqual(131072);
+  });
+
+  it.skipIf(sysctl('rmem_max') === undefined)('reports what the kernel granted when the sysctl caps the receive buffer', async () => {
+    const max = sysctl('rmem_max')!;
+    const asked = max * 4;
+    const transport = new UdpTransport({ host: '127.0.0.1', port: 0, receiveBufferSize: asked }, { datagram: () => {} });
+    open.push(transport);
+    await transport.listen();
+    const effective = transport.bufferSizes.receive;
+    expect(effective).toBeLessThan(asked);
+    expect(effective).toBeLessThanOrEqual(2 * max);
+  });
+
+  it('still binds when asked for an impossible buffer size', async () => {
+    const transport = new UdpTransport({ host: '127.0.0.1', port: 0, receiveBufferSize: -1 }, { datagram: () => {} });
+    open.push(transport);
+    const local = await transport.listen();
+    expect(local.port).toBeGreaterThan(0);
   });
 });

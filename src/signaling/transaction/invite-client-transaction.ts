@@ -182,6 +182,7 @@ export class InviteClientTransaction extends Transaction<Exclude<InviteClientSta
         this.clearTimer('B');
         this.clearTimer('Cancel');
         this.setState(to);
+        this.dropRequestBody(); // never sent again; the ACK for a 2xx is the TU's
         // RFC 6026: "… transition to the "Accepted" state, and Timer M MUST be set to fire in 64*T1." and "If
         // Timer M fires while the client transaction is in the "Accepted" state, the client transaction MUST
         // move to the "Terminated" state."
@@ -193,6 +194,7 @@ export class InviteClientTransaction extends Transaction<Exclude<InviteClientSta
         this.clearTimer('B');
         this.clearTimer('Cancel');
         this.setState(to);
+        this.dropRequestBody(); // ACKs for other forks' responses need its headers only
         // §17.1.1.3: the ACK "MUST be passed to the client transport … the ACK MUST be sent to the same address,
         // port, and transport to which the original request was sent" — the transaction's channel.
         if (this.#ack) this.send(this.#ack);

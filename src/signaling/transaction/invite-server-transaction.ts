@@ -18,6 +18,7 @@
 import { createResponseTo, type SipRequest, type SipResponse } from '../message.ts';
 import type { Channel, TransportError } from '../transport.ts';
 import { TransactionError } from './errors.ts';
+import { bodilessResponse } from './retention.ts';
 import { nextTimerG, timerG, timerH, timerI, timerL, type TimerConfig } from './timers.ts';
 import {
   assertResponseStatus,
@@ -146,6 +147,9 @@ export class InviteServerTransaction extends Transaction<Exclude<InviteServerSta
           this.#finalResponse = response;
           this.transition('Accepted');
           this.send(response);
+          // Accepted never sends it again itself (the TU's retransmitter passes its own copy); what is read from
+          // here is its To tag (RFC 2543 ACK matching, CANCEL) — not the SDP.
+          this.#finalResponse = bodilessResponse(response);
         } else {
           // §17.2.1: "While in the "Proceeding" state, if the TU passes a response with status code from 300 to
           // 699 to the server transaction, the response MUST be passed to the transport layer for transmission,
@@ -206,10 +210,17 @@ export class InviteServerTransaction extends Transaction<Exclude<InviteServerSta
 
   protected transition(to: InviteServerState): void {
     const from = this.state;
+    this.#transition(from, to);
+    if (from === 'Proceeding' && this.state !== 'Proceeding') this.safely('onSetupEnded', () => this.user.onSetupEnded?.());
+  }
+
+  #transition(from: InviteServerState, to: InviteServerState): void {
     switch (to) {
       case 'Accepted':
         if (from !== 'Proceeding') this.illegal(to);
         this.setState(to);
+        this.#lastProvisional = undefined;
+        this.dropRequestBody();
         // RFC 6026: "When the INVITE server transaction enters the "Accepted" state, Timer L MUST be set to fire
         // in 64*T1 for all transports" and "When Timer L fires and the state machine is in the "Accepted" state,
         // the machine MUST transition to the "Terminated" state."
@@ -218,6 +229,9 @@ export class InviteServerTransaction extends Transaction<Exclude<InviteServerSta
       case 'Completed':
         if (from !== 'Proceeding') this.illegal(to);
         this.setState(to);
+        // Only the final response is retransmitted from now on (§17.2.1).
+        this.#lastProvisional = undefined;
+        this.dropRequestBody();
         // §17.2.1: "When the "Completed" state is entered, timer G MUST be set to fire in T1 seconds for
         // unreliable transports, and not at all for reliable transports … timer H MUST be set to fire in 64*T1
         // seconds for all transports."

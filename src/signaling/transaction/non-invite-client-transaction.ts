@@ -125,6 +125,7 @@ export class NonInviteClientTransaction extends Transaction<Exclude<NonInviteCli
         this.clearTimer('E');
         this.clearTimer('F');
         this.setState(to);
+        this.dropRequestBody();
         // §17.1.2.2: "Once the client transaction enters the "Completed" state, it MUST set Timer K to fire in T4
         // seconds for unreliable transports, and zero seconds for reliable transports … If Timer K fires while
         // in this state, the client transaction MUST transition to the "Terminated" state."

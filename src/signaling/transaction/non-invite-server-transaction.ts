@@ -118,6 +118,9 @@ export class NonInviteServerTransaction extends Transaction<Exclude<NonInviteSer
       case 'Completed':
         if (from !== 'Trying' && from !== 'Proceeding') this.illegal(to);
         this.setState(to);
+        // Only the final response is retransmitted from now on (§17.2.2).
+        this.#lastProvisional = undefined;
+        this.dropRequestBody();
         // §17.2.2: "When the server transaction enters the "Completed" state, it MUST set Timer J to fire in
         // 64*T1 seconds for unreliable transports, and zero seconds for reliable transports … The server
         // transaction remains in this state until Timer J fires, at which point it MUST transition to the

@@ -23,6 +23,16 @@ import { resolveTimerConfig, type TimerConfig } from './timers.ts';
 import type { ClientTransactionUser, ServerTransactionUser } from './transaction.ts';
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
+
+/** An INVITE client transaction past its outcome (Accepted: Timer M; Completed: Timer D), with the ACKs the TU sent for its 2xx responses. */
+interface AcceptedInvite {
+  readonly tx: InviteClientTransaction;
+  readonly seq: number;
+  /** By dialogAckKey: the ACK for each 2xx (one per fork). */
+  readonly acks: Map<string, SipRequest>;
+  /** Swaps the TU for a stand-in that only re-sends those ACKs (see `release`). */
+  release(): void;
+}
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
 
 /** The transaction user: the UA core (or B2BUA) above the layer. */
@@ -86,11 +96,18 @@ export class TransactionLayer {
   readonly #retransmittersByAck = new Map<string, TwoXxRetransmitter>();
   readonly #pendingCancels = new Map<InviteClientTransaction, { cancel: SipRequest; user: ClientTransactionUser }>();
   readonly #cancelled = new WeakSet<InviteClientTransaction>();
+  #callsInSetup = 0;
+  readonly #accepted = new Map<string, Set<AcceptedInvite>>();
   #closed = false;
 
   constructor(tu: TransactionUser, options: TransactionLayerOptions = {}) {
     this.#tu = tu;
     this.config = resolveTimerConfig(options.timers);
+  }
+
+  /** INVITE server transactions still in Proceeding (no final response yet): the calls in setup, in O(1). */
+  get callsInSetup(): number {
+    return this.#callsInSetup;
   }
 
   get counts(): TransactionCounts {
@@ -202,6 +219,28 @@ export class TransactionLayer {
     if (ack.method !== 'ACK') throw new TransactionError('SIP_TRANSACTION_REQUEST', `sendAck got a ${ack.method}`);
     if (!ack.headers.has('via')) ack.headers.prepend('Via', channel.via(newBranch()));
     channel.send(ack, onError);
+    const callId = ack.headers.get('call-id');
+    const accepted = callId === undefined ? undefined : this.#accepted.get(callId);
+    if (accepted !== undefined) {
+      const seq = readCSeq(ack)?.seq;
+      const key = dialogAckKey(ack);
+      if (key !== undefined) for (const entry of accepted) if (entry.seq === seq) entry.acks.set(key, ack);
+    }
+  }
+
+  /**
+   * The TU is done with every dialog of `callId` (its call ended). An INVITE client transaction of that Call-ID
+   * lingering in Accepted (Timer M, 64*T1 — RFC 6026) or Completed (Timer D, 32 s over UDP) would otherwise keep
+   * the TU's whole call reachable through its callbacks for that long. From now on it answers a retransmitted
+   * 2xx itself, with the ACK the TU sent for it (§13.2.2.4: "The UAC core MUST generate an ACK request for each
+   * 2xx received"); a 2xx the TU never ACKed (a fork answering after the call ended) is dropped — its UAS ends
+   * that dialog itself after 64*T1 without an ACK (§13.3.1.4). Non-2xx retransmissions are still ACKed by the
+   * transaction (§17.1.1.2). Transactions still waiting for their outcome are not affected.
+   */
+  release(callId: string): void {
+    const accepted = this.#accepted.get(callId);
+    if (accepted === undefined) return;
+    for (const entry of accepted) entry.release();
   }
 
   /**
@@ -261,8 +300,9 @@ export class TransactionLayer {
     if (existing !== undefined) return existing.receiveRequest(request);
 
     if (request.method === 'INVITE') {
-      const tx: InviteServerTransaction = new InviteServerTransaction(keys.key, request, channel, this.config, this.#serverUser(keys.key, keys.rfc2543AckKey, () => tx));
+      const tx: InviteServerTransaction = new InviteServerTransaction(keys.key, request, channel, this.config, this.#serverUser(keys.key, keys.rfc2543AckKey, () => tx, true));
       this.#servers.set(keys.key, tx);
+      this.#callsInSetup++;
       if (keys.rfc2543AckKey !== undefined) this.#rfc2543Acks.set(keys.rfc2543AckKey, tx);
       this.#deliver(tx, 'onRequest', () => this.#tu.onRequest(request, tx));
       tx.trying();
@@ -295,20 +335,27 @@ export class TransactionLayer {
       throw new TransactionError('SIP_TRANSACTION_EXISTS', `a client transaction with branch and method ${key} exists`);
     }
     let tx: ClientTransaction;
+    let inner = user;
+    let accepted: AcceptedInvite | undefined;
     const wrapped: ClientTransactionUser = {
       onResponse: (response) => {
+        // Tracked before the TU runs: it usually sends its ACK from inside this call.
+        if (accepted === undefined && tx instanceof InviteClientTransaction && (tx.state === 'Accepted' || tx.state === 'Completed')) {
+          accepted = this.#trackAccepted(tx, (standIn) => (inner = standIn));
+        }
         try {
-          user.onResponse(response);
+          inner.onResponse(response);
         } finally {
           if (tx instanceof InviteClientTransaction) this.#afterInviteResponse(tx, response);
         }
       },
-      onTimeout: () => user.onTimeout(),
-      onTransportError: (error) => user.onTransportError(error),
+      onTimeout: () => inner.onTimeout(),
+      onTransportError: (error) => inner.onTransportError(error),
       onTerminated: () => {
         if (this.#clients.get(key) === tx) this.#clients.delete(key);
         if (tx instanceof InviteClientTransaction) this.#dropPendingCancel(tx);
-        user.onTerminated?.();
+        if (accepted !== undefined) this.#untrackAccepted(accepted);
+        inner.onTerminated?.();
       },
     };
     tx = request.method === 'INVITE'
@@ -317,6 +364,43 @@ export class TransactionLayer {
     this.#clients.set(key, tx);
     tx.start();
     return tx;
+  }
+
+  #trackAccepted(tx: InviteClientTransaction, setUser: (user: ClientTransactionUser) => void): AcceptedInvite | undefined {
+    const callId = tx.callId;
+    const seq = readCSeq(tx.request)?.seq;
+    if (callId === undefined || seq === undefined) return undefined;
+    const entry: AcceptedInvite = {
+      tx,
+      seq,
+      acks: new Map(),
+      release: () => {
+        const acks = entry.acks;
+        setUser({
+          onResponse: (response) => {
+            const key = dialogAckKey(response);
+            const ack = key === undefined ? undefined : acks.get(key);
+            if (ack !== undefined) tx.channel.send(ack);
+            else log.debug({ callId, status: response.status }, '2xx after its call ended, never ACKed by the TU: dropped');
+          },
+          onTimeout: () => {},
+          onTransportError: () => {},
+        });
+      },
+    };
+    let set = this.#accepted.get(callId);
+    if (set === undefined) this.#accepted.set(callId, (set = new Set()));
+    set.add(entry);
+    return entry;
+  }
+
+  #untrackAccepted(entry: AcceptedInvite): void {
+    const callId = entry.tx.callId;
+    if (callId === undefined) return;
+    const set = this.#accepted.get(callId);
+    if (set === undefined) return;
+    set.delete(entry);
+    if (set.size === 0) this.#accepted.delete(callId);
   }
 
   /** §9.1: a queued CANCEL goes out with the first provisional, and is dropped once a final response arrived. */
@@ -344,14 +428,21 @@ export class TransactionLayer {
     this.#safely('onTerminated', () => pending.user.onTerminated?.());
   }
 
-  #serverUser(key: string, rfc2543AckKey: string | undefined, self: () => ServerTransaction): ServerTransactionUser {
+  #serverUser(key: string, rfc2543AckKey: string | undefined, self: () => ServerTransaction, inSetup = false): ServerTransactionUser {
+    const setupEnded = (): void => {
+      if (!inSetup) return;
+      inSetup = false;
+      this.#callsInSetup--;
+    };
     return {
+      onSetupEnded: setupEnded,
       onTimeout: () => {
         const tx = self();
         if (tx instanceof InviteServerTransaction) this.#tu.onServerTimeout?.(tx);
       },
       onTransportError: (error) => this.#tu.onServerTransportError?.(self(), error),
       onTerminated: () => {
+        setupEnded();
         const tx = self();
         if (this.#servers.get(key) === tx) this.#servers.delete(key);
         if (rfc2543AckKey !== undefined && this.#rfc2543Acks.get(rfc2543AckKey) === tx) this.#rfc2543Acks.delete(rfc2543AckKey);

@@ -14,6 +14,7 @@ import type { SipRequest, SipResponse, SipMessage } from '../message.ts';
 import type { Channel, TransportError } from '../transport.ts';
 import type { TimerConfig, TimerName } from './timers.ts';
 import { TransactionError } from './errors.ts';
+import { bodilessRequest } from './retention.ts';
 import { logger } from '../../log.ts';
 
 export type TransactionKind = 'invite-client' | 'non-invite-client' | 'invite-server' | 'non-invite-server';
@@ -42,19 +43,20 @@ export interface ServerTransactionUser {
   onTerminated?(): void;
   /** RFC 6026 (INVITE server, Accepted): "Any ACKs received … MUST be passed directly to the TU". */
   onAck?(ack: SipRequest): void;
+  /** INVITE server: left Proceeding (a final response, or terminated unanswered); the call is out of setup. */
+  onSetupEnded?(): void;
 }
 
 const log = logger.child({ module: 'sip-transaction' });
 
 export abstract class Transaction<Live extends string, User extends { onTerminated?(): void }> {
   abstract readonly kind: TransactionKind;
-  /** The request that created the transaction (for a client transaction: with our top Via). */
-  readonly request: SipRequest;
   readonly channel: Channel;
   readonly config: Readonly<TimerConfig>;
   /** The key under which the transaction layer finds this transaction (§17.1.3 / §17.2.3). */
   readonly id: string;
   protected readonly user: User;
+  #request: SipRequest;
   #state: Live | 'Terminated';
   readonly #timers = new Map<TimerName, ReturnType<typeof setTimeout>>();
   #depth = 0;
@@ -69,11 +71,24 @@ export abstract class Transaction<Live extends string, User extends { onTerminat
     initial: Live,
   ) {
     this.id = id;
-    this.request = request;
+    this.#request = request;
     this.channel = channel;
     this.config = config;
     this.user = user;
     this.#state = initial;
+  }
+
+  /**
+   * The request that created the transaction (for a client transaction: with our top Via). Once the outcome is
+   * known and the transaction only lingers, the same request without its body (retention.ts).
+   */
+  get request(): SipRequest {
+    return this.#request;
+  }
+
+  /** Called on entering a state that only absorbs retransmissions: the request's body is not needed any more. */
+  protected dropRequestBody(): void {
+    this.#request = bodilessRequest(this.#request);
   }
 
   get state(): Live | 'Terminated' {

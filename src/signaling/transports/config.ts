@@ -27,6 +27,9 @@ export interface ListenerConfig {
   advertisedPort?: number;
   /** WS/WSS: the upgrade path. Default `/sip`. */
   wsPath?: string;
+  /** UDP: SO_RCVBUF / SO_SNDBUF in bytes (see UdpListenOptions); the kernel default when absent. */
+  receiveBufferSize?: number;
+  sendBufferSize?: number;
 }
 
 /** The HTTP(S) server that serves `public/` and carries WS (or WSS, with `tls`) at `wsPath`. */
@@ -102,6 +105,11 @@ export interface ChannelTarget {
   port?: number;
   /** WS/WSS client: the request path. Default `/`. */
   path?: string;
+  /**
+   * TLS/WSS: verify the peer's certificate (default true, and the transport's `tlsClient.rejectUnauthorized`).
+   * False only for a peer configured so (a trunk's `tlsVerify: false`): the connection is still encrypted.
+   */
+  tlsVerify?: boolean;
 }
 
 export interface BoundListener {

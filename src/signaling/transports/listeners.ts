@@ -68,7 +68,12 @@ export async function openListener(
   const family: 4 | 6 = isIP(config.host) === 6 ? 6 : 4;
   if (config.protocol === 'UDP') {
     let bound: UdpListener | undefined;
-    const udp = new UdpTransport({ host: config.host, port: config.port }, {
+    const udp = new UdpTransport({
+      host: config.host,
+      port: config.port,
+      receiveBufferSize: config.receiveBufferSize,
+      sendBufferSize: config.sendBufferSize,
+    }, {
       datagram: (data, remote) => {
         if (bound) callbacks.datagram(bound, data, remote);
       },

@@ -19,8 +19,14 @@ export interface UdpHandlers {
 export interface UdpListenOptions {
   host: string;
   port: number;
-  /** SO_RCVBUF in bytes; a burst of INVITEs must not be dropped by the kernel. */
+  /**
+   * SO_RCVBUF in bytes: a burst of INVITEs must not be dropped by the kernel while the event loop is busy (the
+   * Linux default, ~208 KiB, holds only a few hundred datagrams). Linux caps it at net.core.rmem_max (an
+   * unprivileged process cannot use SO_RCVBUFFORCE); what was granted is logged when it is less than asked.
+   */
   receiveBufferSize?: number;
+  /** SO_SNDBUF in bytes (capped at net.core.wmem_max): a burst of answers must not fail with ENOBUFS/EAGAIN. */
+  sendBufferSize?: number;
 }
 
 export class UdpTransport {
@@ -59,18 +65,38 @@ export class UdpTransport {
       this.#socket.once('error', onError);
       this.#socket.bind({ address: this.#options.host, port: this.#options.port, exclusive: true }, () => {
         this.#socket.off('error', onError);
-        if (this.#options.receiveBufferSize !== undefined) {
-          try {
-            this.#socket.setRecvBufferSize(this.#options.receiveBufferSize);
-          } catch (error) {
-            logger.warn({ err: error }, 'cannot set UDP receive buffer size');
-          }
-        }
         const address = this.#socket.address();
         this.#local = { address: address.address, port: address.port };
+        this.#sizeBuffers();
         resolve(this.#local);
       });
     });
+  }
+
+  /** The kernel's buffer sizes for this socket (Linux reports twice what was set: it counts its bookkeeping). */
+  get bufferSizes(): { receive: number; send: number } {
+    return { receive: this.#socket.getRecvBufferSize(), send: this.#socket.getSendBufferSize() };
+  }
+
+  #sizeBuffers(): void {
+    const sizes = [
+      ['receive', this.#options.receiveBufferSize, (n: number) => this.#socket.setRecvBufferSize(n), () => this.#socket.getRecvBufferSize(), 'net.core.rmem_max'],
+      ['send', this.#options.sendBufferSize, (n: number) => this.#socket.setSendBufferSize(n), () => this.#socket.getSendBufferSize(), 'net.core.wmem_max'],
+    ] as const;
+    for (const [which, asked, set, get, sysctl] of sizes) {
+      if (asked === undefined) continue;
+      try {
+        set(asked);
+        // Linux doubles the value it stores and silently caps it at the sysctl; below what was asked means
+        // capped, and bursts the operator sized for will be dropped.
+        const effective = get();
+        if (effective < asked) {
+          logger.warn({ local: this.#local, asked, effective, sysctl }, `SIP UDP ${which} buffer capped by the kernel; raise ${sysctl}`);
+        }
+      } catch (error) {
+        logger.warn({ err: error, local: this.#local, asked }, `cannot set SIP UDP ${which} buffer size`);
+      }
+    }
   }
 
   /** Sends one datagram. Never throws: a failure (EMSGSIZE, a closed socket, EHOSTUNREACH) goes to onError. */
