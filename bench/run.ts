@@ -3,7 +3,8 @@
  * (each benchmark rewrites only its own section and appends to its history). Never part of `npm test`: speed
  * and memory are measured here, on a machine whose load is written next to the numbers, not asserted in CI.
  *
- *   node bench/run.ts [--only parse,relay,media,setup,srtp,webrtc-leg,dtls] [--quick] [--runs N] [--no-docs]
+ *   node bench/run.ts [--only parse,relay,media,setup,srtp,webrtc-leg,dtls,load] [--quick] [--runs N] [--no-docs]
+ *                     [--media-workers N|auto (load; default auto)]
  *                     [call-setup flags: --rate 200 --seconds 20 --profile --sipp … see bench/call-setup.bench.ts]
  *
  * --quick: one run per benchmark and short windows (a smoke run; its numbers say little). Otherwise each
@@ -16,11 +17,12 @@ import { parseArgs, promisify } from 'node:util';
 import { benchSipParse, type SipParseBenchResult } from './sip-parse.bench.ts';
 import { measurePlainRelay, type PlainRelayResult, type RelayMode } from './dgram-relay.ts';
 import { benchCallSetup, callSetupOptionsFromArgs } from './call-setup.bench.ts';
+import { benchLoad, loadOptionsFromArgs, loadSummary } from './load.bench.ts';
 import { summarize as summarizeCallSetup } from './call-setup-report.ts';
 import { describeMachine, formatLoad, formatMachine, loadAverage, type MachineInfo } from './machine.ts';
 import { fmt, markdownTable, median, writeSection } from './report.ts';
 
-const ALL = ['parse', 'relay', 'media', 'setup', 'srtp', 'webrtc-leg', 'dtls'] as const;
+const ALL = ['parse', 'relay', 'media', 'setup', 'srtp', 'webrtc-leg', 'dtls', 'load'] as const;
 type BenchName = (typeof ALL)[number];
 
 interface SummaryRow {
@@ -300,6 +302,17 @@ async function runDtls(ctx: Context): Promise<SummaryRow> {
   };
 }
 
+// ---- load: the concurrent-calls ramp (bench/load.bench.ts writes its own section) ----------------------------
+
+async function runLoad(ctx: Context): Promise<SummaryRow> {
+  // The issue's shape by default: media spread over one process per core; `--media-workers 0` for one process.
+  const i = ctx.argv.indexOf('--media-workers');
+  const mediaWorkers = i >= 0 ? ctx.argv[i + 1] : 'auto';
+  const options = loadOptionsFromArgs([...(ctx.quick ? ['--quick'] : []), '--media-workers', mediaWorkers ?? 'auto']);
+  const r = await benchLoad({ ...options, docs: ctx.docs, command: ctx.command('load'), onProgress: say });
+  return { bench: 'Concurrent WebRTC↔SIP calls', ...loadSummary(r) };
+}
+
 // ---- main ------------------------------------------------------------------------------------------------
 
 const RUNNERS: Record<BenchName, (ctx: Context) => Promise<SummaryRow | undefined>> = {
@@ -310,6 +323,7 @@ const RUNNERS: Record<BenchName, (ctx: Context) => Promise<SummaryRow | undefine
   srtp: runSrtp,
   'webrtc-leg': runWebrtcLeg,
   dtls: runDtls,
+  load: runLoad,
 };
 
 async function main(): Promise<number> {
@@ -338,7 +352,10 @@ async function main(): Promise<number> {
         else if (a.startsWith('--only=') || a === '--no-docs') continue;
         else if (a === '--quick' || a.startsWith('--runs=')) rest.push(a);
         else if (a === '--runs') rest.push(a, argv[++i] ?? '');
-        else if (name === 'setup') rest.push(a);
+        else if (a === '--media-workers') {
+          const v = argv[++i] ?? '';
+          if (name === 'load') rest.push(a, v);
+        } else if (name === 'setup') rest.push(a);
       }
       return ['npm run bench --', '--only', name, ...rest].join(' ');
     },
