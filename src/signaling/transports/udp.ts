@@ -87,10 +87,11 @@ export class UdpTransport {
       if (asked === undefined) continue;
       try {
         set(asked);
-        // Linux doubles the value it stores and silently caps it at the sysctl; below what was asked means
-        // capped, and bursts the operator sized for will be dropped.
+        // Linux stores (and reports) twice the value granted, for its bookkeeping overhead, and silently caps
+        // the value at the sysctl first; a grant below what was asked means bursts the operator sized for drop.
         const effective = get();
-        if (effective < asked) {
+        const granted = process.platform === 'linux' ? effective / 2 : effective;
+        if (granted < asked) {
           logger.warn({ local: this.#local, asked, effective, sysctl }, `SIP UDP ${which} buffer capped by the kernel; raise ${sysctl}`);
         }
       } catch (error) {
