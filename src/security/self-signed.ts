@@ -8,18 +8,29 @@
  * certificate logs a warning, and files that exist but do not form a usable pair are an error, never overwritten
  * — unless they are our own self-signed certificate and it expired.
  *
+ * Writing is crash-safe (writePair): both files are written in full under temporary names beside their
+ * targets, synced, and renamed key first, so a certificate at certPath always has its key at keyPath; a start
+ * after a crash between the two renames finishes the job (recoverInterruptedWrite).
+ *
  * ECDSA P-256 with SHA-256 (every browser; small), subjectAltName with every name and address the configuration
  * says browsers reach the gateway by, serverAuth only, not a CA, 397 days (what browsers accept for a server
  * certificate, CA/Browser Forum ballot SC22).
  */
 import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import type { GatewayConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
+
+/** Appended to certPath and keyPath for the files being written; a file by that name is ours to finish or remove. */
+const TEMP_SUFFIX = '.self-signed-tmp';
+/** Where the pair for `path` is written before it is renamed into place (exported for tests). */
+export function selfSignedTempPath(path: string): string {
+  return path + TEMP_SUFFIX;
+}
 
 /** The subject CN that marks a certificate as ours (so an expired one may be replaced). */
 export const SELF_SIGNED_CN = 'webrtc-sip-gateway self-signed';
@@ -44,6 +55,8 @@ export interface SelfSignedOptions {
 export interface SelfSignedResult {
   /** True when the files were written now; false when an existing pair was reused. */
   created: boolean;
+  /** True when a write interrupted on an earlier start (key renamed, certificate not yet) was finished now. */
+  recovered: boolean;
   certPath: string;
   keyPath: string;
   /** SHA-256 fingerprint, colon-separated hex (what a browser's certificate viewer shows). */
@@ -138,10 +151,11 @@ async function generate(names: readonly string[], now: Date): Promise<{ cert: st
   return { cert: cert.toString('pem') + '\n', key: pem('PRIVATE KEY', key) };
 }
 
-function describe(certPath: string, keyPath: string, cert: X509Certificate, created: boolean, names: readonly string[]): SelfSignedResult {
+function describe(certPath: string, keyPath: string, cert: X509Certificate, created: boolean, recovered: boolean, names: readonly string[]): SelfSignedResult {
   const entries = sanEntries(cert);
   return {
     created,
+    recovered,
     certPath,
     keyPath,
     fingerprint256: cert.fingerprint256,
@@ -173,13 +187,137 @@ function inspect(certPath: string, keyPath: string, now: Date): { cert: X509Cert
   return { cert };
 }
 
+/** True when the certificate at certPath is our self-signed one and keyPath holds its private key. */
+function isOurPair(certPath: string, keyPath: string): boolean {
+  try {
+    const cert = new X509Certificate(readFileSync(certPath));
+    return cert.subject === `CN=${SELF_SIGNED_CN}` && cert.issuer === cert.subject && cert.checkPrivateKey(createPrivateKey(readFileSync(keyPath)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A start after a crash in writePair. Both temporary files are complete and synced before the first rename,
+ * and the key is renamed first, so: a temporary certificate whose private key is already at keyPath means
+ * the crash fell between the two renames, and renaming the certificate finishes the pair (the new key
+ * proves the file ours: no one else holds the key of a certificate we just made). Any other temporary file
+ * is from a write that never reached a rename — the files in place are untouched — and is removed.
+ * Returns true when it finished a pair.
+ */
+function recoverInterruptedWrite(certPath: string, keyPath: string): boolean {
+  const tempCert = selfSignedTempPath(certPath);
+  const tempKey = selfSignedTempPath(keyPath);
+  if (!existsSync(tempCert) && !existsSync(tempKey)) return false;
+  try {
+    if (!existsSync(tempKey) && existsSync(keyPath) && isOurPair(tempCert, keyPath)) {
+      renameSync(tempCert, certPath);
+      syncDirectory(dirname(certPath));
+      return true;
+    }
+    rmSync(tempCert, { force: true });
+    rmSync(tempKey, { force: true });
+  } catch (err) {
+    throw new CertificateError(`cannot clean up an interrupted self-signed certificate write (${tempCert}, ${tempKey}): ${(err as Error).message}`, err);
+  }
+  return false;
+}
+
+/**
+ * The directory for the private key: created 0700 when it does not exist (with its missing parents, which
+ * get the default mode, as `mkdir -p -m 700` does). An existing directory keeps its mode: it may be shared
+ * (/etc/ssl, a home directory) and is the operator's; the key file's own 0600 is what protects the key.
+ */
+function ensureKeyDirectory(dir: string): void {
+  if (existsSync(dir)) return;
+  mkdirSync(dirname(dir), { recursive: true });
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return; // made meanwhile by someone else: theirs
+    throw err;
+  }
+  // mkdir's mode is masked by the umask (0o277 would leave it unwritable); this directory is ours to set.
+  chmodSync(dir, 0o700);
+}
+
+/**
+ * Writes `contents` to a new file at `path` with exactly `mode` (umask notwithstanding) and syncs it. 'wx'
+ * refuses to follow or reuse whatever is at the path, so a planted symlink cannot redirect the key.
+ */
+function writeSynced(path: string, contents: string, mode: number): void {
+  rmSync(path, { force: true });
+  const fd = openSync(path, 'wx', mode);
+  try {
+    fchmodSync(fd, mode);
+    const data = Buffer.from(contents);
+    for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Makes renames in `dir` durable (a no-op where directories cannot be synced, as on Windows). */
+function syncDirectory(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // EINVAL/EPERM on file systems and platforms that do not sync directories: nothing more can be done.
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Writes the pair so that a crash at any point leaves either the previous files (or none) or the new pair,
+ * or, between the two renames, the new key in place and the new certificate beside it under its temporary
+ * name, which recoverInterruptedWrite finishes. Key first: a certificate at certPath then never lacks its
+ * key, and the file left to rename is the public one.
+ */
+function writePair(certPath: string, keyPath: string, generated: { cert: string; key: string }): void {
+  const tempCert = selfSignedTempPath(certPath);
+  const tempKey = selfSignedTempPath(keyPath);
+  ensureKeyDirectory(dirname(keyPath));
+  mkdirSync(dirname(certPath), { recursive: true });
+  let keyInPlace = false;
+  try {
+    // Written beside their targets: a rename within one file system is atomic.
+    writeSynced(tempKey, generated.key, 0o600);
+    writeSynced(tempCert, generated.cert, 0o644);
+    renameSync(tempKey, keyPath);
+    keyInPlace = true;
+    syncDirectory(dirname(keyPath));
+    renameSync(tempCert, certPath);
+    syncDirectory(dirname(certPath));
+  } catch (err) {
+    // Before the key's rename the temporary files are litter; after it, the certificate's is what the next
+    // start needs to finish the pair.
+    if (!keyInPlace) {
+      rmSync(tempKey, { force: true });
+      rmSync(tempCert, { force: true });
+    }
+    throw err;
+  }
+}
+
 /**
  * Reuses the pair at certPath/keyPath, or creates it when neither file exists (or when it is our own expired
  * self-signed certificate). Throws CertificateError when only one file exists or they do not form a valid pair.
  */
 export async function ensureSelfSignedCertificate(options: SelfSignedOptions): Promise<SelfSignedResult> {
   const { certPath, keyPath } = options;
+  if (resolve(certPath) === resolve(keyPath)) {
+    throw new CertificateError(`http.tls: cert and key are the same file (${certPath}); a self-signed pair needs two`);
+  }
   const now = (options.now ?? (() => new Date()))();
+  const recovered = recoverInterruptedWrite(certPath, keyPath);
   const haveCert = existsSync(certPath);
   const haveKey = existsSync(keyPath);
   if (haveCert !== haveKey) {
@@ -187,19 +325,16 @@ export async function ensureSelfSignedCertificate(options: SelfSignedOptions): P
   }
   if (haveCert) {
     const found = inspect(certPath, keyPath, now);
-    if ('cert' in found) return describe(certPath, keyPath, found.cert, false, options.names);
+    if ('cert' in found) return describe(certPath, keyPath, found.cert, false, recovered, options.names);
     if (!found.replaceable) throw new CertificateError(`http.tls: ${found.problem}`);
   }
   const generated = await generate(options.names, now);
   try {
-    mkdirSync(dirname(certPath), { recursive: true });
-    mkdirSync(dirname(keyPath), { recursive: true, mode: 0o700 });
-    writeFileSync(keyPath, generated.key, { mode: 0o600 });
-    writeFileSync(certPath, generated.cert, { mode: 0o644 });
+    writePair(certPath, keyPath, generated);
   } catch (err) {
     throw new CertificateError(`cannot write the self-signed certificate: ${(err as Error).message}`, err);
   }
-  return describe(certPath, keyPath, new X509Certificate(generated.cert), true, options.names);
+  return describe(certPath, keyPath, new X509Certificate(generated.cert), true, recovered, options.names);
 }
 
 /**
@@ -217,6 +352,7 @@ export async function prepareSelfSignedTls(config: GatewayConfig, log: SelfSigne
       cert: result.certPath,
       key: result.keyPath,
       created: result.created,
+      recovered: result.recovered,
       fingerprint256: result.fingerprint256,
       validTo: result.validTo.toISOString(),
       subjectAltNames: result.subjectAltNames,

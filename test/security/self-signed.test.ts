@@ -6,13 +6,13 @@
  */
 import { describe, it, expect, afterEach } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { WebSocket } from 'ws';
-import { CertificateError, SELF_SIGNED_CN, ensureSelfSignedCertificate, selfSignedNames } from '../../src/security/self-signed.ts';
+import { CertificateError, SELF_SIGNED_CN, ensureSelfSignedCertificate, selfSignedNames, selfSignedTempPath } from '../../src/security/self-signed.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { freePort } from '../gateway/harness.ts';
 
@@ -90,6 +90,13 @@ describe('self-signed certificate files', () => {
     expect(readFileSync(lonely.certPath, 'utf8')).toBe('hello');
   });
 
+  it('refuses a cert path that is the key path', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'both.pem');
+    await expect(ensureSelfSignedCertificate({ certPath: path, keyPath: path, names: ['localhost'] })).rejects.toThrow(/same file/);
+    expect(existsSync(path)).toBe(false);
+  });
+
   it('names loopback, http.host, advertisedHost, sip.domain and the SIP listeners’ addresses', () => {
     const config = parseConfig(
       `http: { host: 192.0.2.80, advertisedHost: phone.example.com }
@@ -101,6 +108,154 @@ sip:
       {},
     );
     expect(selfSignedNames(config)).toEqual(['localhost', '127.0.0.1', '::1', '192.0.2.80', 'phone.example.com', 'sip.example.com', '203.0.113.10']);
+  });
+});
+
+// ---- file modes and interrupted writes -----------------------------------------------------------------------
+
+const modeOf = (path: string): number => statSync(path).mode & 0o777;
+
+/** Runs `fn` under `mask` (vitest runs this file in a forked process, where the umask can be set). */
+async function withUmask<T>(mask: number, fn: () => Promise<T>): Promise<T> {
+  const previous = process.umask(mask);
+  try {
+    return await fn();
+  } finally {
+    process.umask(previous);
+  }
+}
+
+/** A finished pair made elsewhere, to lay out by hand the states a crash in the middle of a write leaves. */
+async function scratchPair(now?: Date): Promise<{ cert: string; key: string; fingerprint256: string }> {
+  const dir = tempDir();
+  const paths = { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem') };
+  const made = await ensureSelfSignedCertificate({ ...paths, names: ['localhost'], ...(now ? { now: () => now } : {}) });
+  return { cert: readFileSync(paths.certPath, 'utf8'), key: readFileSync(paths.keyPath, 'utf8'), fingerprint256: made.fingerprint256 };
+}
+
+describe('self-signed certificate file modes', () => {
+  it('--self-signed-cert layout: the directory it creates is 0700, key 0600 and certificate 0644 whatever the umask', async () => {
+    for (const mask of [0o022, 0o077, 0o277]) {
+      const dir = tempDir();
+      const certDir = join(dir, 'state', 'certs');
+      const paths = { certPath: join(certDir, 'cert.pem'), keyPath: join(certDir, 'key.pem') };
+      await withUmask(mask, () => ensureSelfSignedCertificate({ ...paths, names: ['localhost'] }));
+      expect(modeOf(certDir), `umask ${mask.toString(8)}`).toBe(0o700);
+      expect(modeOf(paths.keyPath), `umask ${mask.toString(8)}`).toBe(0o600);
+      expect(modeOf(paths.certPath), `umask ${mask.toString(8)}`).toBe(0o644);
+      expect(readdirSync(certDir).sort()).toEqual(['cert.pem', 'key.pem']);
+    }
+  });
+
+  it('separate directories: the key’s is created 0700, the certificate’s with the default mode', async () => {
+    const dir = tempDir();
+    const paths = { certPath: join(dir, 'public', 'cert.pem'), keyPath: join(dir, 'private', 'key.pem') };
+    await withUmask(0o022, () => ensureSelfSignedCertificate({ ...paths, names: ['localhost'] }));
+    expect(modeOf(join(dir, 'private'))).toBe(0o700);
+    expect(modeOf(join(dir, 'public'))).toBe(0o755);
+  });
+
+  it('leaves the mode of an existing directory alone (it may be shared, like /etc/ssl)', async () => {
+    const dir = tempDir();
+    const shared = join(dir, 'ssl');
+    mkdirSync(shared);
+    chmodSync(shared, 0o755);
+    const paths = { certPath: join(shared, 'cert.pem'), keyPath: join(shared, 'key.pem') };
+    await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    expect(modeOf(shared)).toBe(0o755);
+    expect(modeOf(paths.keyPath)).toBe(0o600);
+  });
+
+  it('replacing its expired certificate writes new files: key 0600 and certificate 0644 whatever the old ones had', async () => {
+    const dir = tempDir();
+    const paths = { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem') };
+    const first = await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    chmodSync(paths.keyPath, 0o644); // e.g. copied around with a lax umask
+    chmodSync(paths.certPath, 0o600);
+    const later = new Date(Date.now() + 400 * 86_400_000);
+    const renewed = await withUmask(0o077, () => ensureSelfSignedCertificate({ ...paths, names: ['localhost'], now: () => later }));
+    expect(renewed.created).toBe(true);
+    expect(renewed.fingerprint256).not.toBe(first.fingerprint256);
+    expect(modeOf(paths.keyPath)).toBe(0o600);
+    expect(modeOf(paths.certPath)).toBe(0o644);
+    expect(readdirSync(dir).sort()).toEqual(['cert.pem', 'key.pem']);
+  });
+
+  it('does not follow a symlink planted at the temporary key path', async () => {
+    const dir = tempDir();
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep me');
+    const paths = { certPath: join(dir, 'tls', 'cert.pem'), keyPath: join(dir, 'tls', 'key.pem') };
+    mkdirSync(join(dir, 'tls'));
+    symlinkSync(victim, selfSignedTempPath(paths.keyPath));
+    await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(lstatSync(paths.keyPath).isFile()).toBe(true);
+    expect(modeOf(paths.keyPath)).toBe(0o600);
+  });
+});
+
+describe('self-signed certificate written crash-safely', () => {
+  it('finishes a first write interrupted between the renames: key in place, certificate still under its temporary name', async () => {
+    const pair = await scratchPair();
+    const dir = tempDir();
+    const paths = { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem') };
+    writeFileSync(paths.keyPath, pair.key, { mode: 0o600 });
+    writeFileSync(selfSignedTempPath(paths.certPath), pair.cert, { mode: 0o644 });
+
+    const result = await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    expect(result).toMatchObject({ created: false, recovered: true, fingerprint256: pair.fingerprint256 });
+    expect(readFileSync(paths.certPath, 'utf8')).toBe(pair.cert);
+    expect(readdirSync(dir).sort()).toEqual(['cert.pem', 'key.pem']);
+  });
+
+  it('finishes a replacement interrupted between the renames: new key beside the expired certificate', async () => {
+    const expired = await scratchPair(new Date(Date.now() - 400 * 86_400_000));
+    const fresh = await scratchPair();
+    const dir = tempDir();
+    const paths = { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem') };
+    writeFileSync(paths.certPath, expired.cert);
+    writeFileSync(paths.keyPath, fresh.key, { mode: 0o600 });
+    writeFileSync(selfSignedTempPath(paths.certPath), fresh.cert, { mode: 0o644 });
+
+    const result = await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    expect(result).toMatchObject({ created: false, recovered: true, fingerprint256: fresh.fingerprint256 });
+    expect(readdirSync(dir).sort()).toEqual(['cert.pem', 'key.pem']);
+    // And the finished pair is reused as any other on the start after.
+    const again = await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    expect(again).toMatchObject({ created: false, recovered: false, fingerprint256: fresh.fingerprint256 });
+  });
+
+  it('discards the temporary files of a write that never reached a rename, and keeps the pair in place', async () => {
+    const dir = tempDir();
+    const paths = { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem') };
+    const first = await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    const fresh = await scratchPair();
+    // Crashed while writing the temporary certificate: a whole temporary key, half a certificate.
+    writeFileSync(selfSignedTempPath(paths.keyPath), fresh.key, { mode: 0o600 });
+    writeFileSync(selfSignedTempPath(paths.certPath), fresh.cert.slice(0, 100));
+    const reused = await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    expect(reused).toMatchObject({ created: false, recovered: false, fingerprint256: first.fingerprint256 });
+    expect(readdirSync(dir).sort()).toEqual(['cert.pem', 'key.pem']);
+
+    // Crashed after both temporary files were synced, before the key's rename: the old pair is what counts.
+    writeFileSync(selfSignedTempPath(paths.keyPath), fresh.key, { mode: 0o600 });
+    writeFileSync(selfSignedTempPath(paths.certPath), fresh.cert);
+    const still = await ensureSelfSignedCertificate({ ...paths, names: ['localhost'] });
+    expect(still).toMatchObject({ created: false, recovered: false, fingerprint256: first.fingerprint256 });
+    expect(readdirSync(dir).sort()).toEqual(['cert.pem', 'key.pem']);
+  });
+
+  it('does not adopt a temporary certificate that is not the key’s: a lone key stays an error', async () => {
+    const stranger = await scratchPair();
+    const dir = tempDir();
+    const paths = { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem') };
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    writeFileSync(paths.keyPath, other);
+    writeFileSync(selfSignedTempPath(paths.certPath), stranger.cert);
+    await expect(ensureSelfSignedCertificate({ ...paths, names: ['localhost'] })).rejects.toThrow(/cert\.pem is missing while .*key\.pem exists/);
+    expect(readFileSync(paths.keyPath, 'utf8')).toBe(other);
+    expect(existsSync(paths.certPath)).toBe(false);
   });
 });
 

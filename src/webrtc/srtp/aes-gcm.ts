@@ -9,6 +9,11 @@ import { GCM_BLOCK, ghashLengths, ghashTable, ghashUpdate, readWord } from './gh
  * in JavaScript (ghash.ts). A batched instance (SRTP) computes in one ECB call the counter blocks of the
  * next BATCH_PACKETS indices of a stream, as aes-cm.ts does.
  *
+ * Sealing runs prepare(). Opening runs prepareTag(), the tag check, then prepareKeystream(): a received packet
+ * outside the current batch gets only E(K, J0), one block, until its tag has matched, so a forged packet with a
+ * distant sequence number costs one block, not a refill of BATCH_PACKETS · BATCH_BLOCKS blocks (an attacker
+ * who can reach a media port would otherwise buy 8× a real packet's AES work per forged one).
+ *
  * The IV is salt ⊕ (0x0000 ‖ SSRC ‖ indexHigh ‖ indexLow), 16 + 32 + 32 + 16 bits: RFC 7714 §8.1 for SRTP
  * (ROC, SEQ) and §9.1 for SRTCP (the 31-bit SRTCP index split into its high bits and low 16 bits).
  */
@@ -41,6 +46,10 @@ function counterView(blocks: number): Buffer {
   return view;
 }
 
+/** J0 alone, for the tag check of a received packet outside the batch: octets 12–15 stay 0x00000001. */
+const j0 = Buffer.alloc(GCM_BLOCK);
+j0[GCM_BLOCK - 1] = 1;
+
 /** GHASH state, shared: each tag is computed within one synchronous call. */
 const y = new Int32Array(4);
 
@@ -59,6 +68,14 @@ export class AesGcm {
   #batchHigh = -1;
   #batchLow = -1;
   #batchCount = 0;
+  /** False after prepareTag() computed E(K, J0) alone: prepareKeystream() must then run prepare(). */
+  #keystreamReady = false;
+  #pendingSsrc = 0;
+  #pendingHigh = 0;
+  #pendingLow = 0;
+  #pendingLength = 0;
+  #batchRefills = 0;
+  #blocksEncrypted = 0;
 
   /** `batched`: precompute counter blocks for consecutive indices (for SRTP streams, not SRTCP). */
   constructor(key: Buffer, salt: Buffer, batched = false) {
@@ -70,26 +87,25 @@ export class AesGcm {
     this.#batched = batched;
   }
 
+  /** How many times a batch of counter blocks was encrypted (for tests: a forged packet must not cause one). */
+  get batchRefills(): number {
+    return this.#batchRefills;
+  }
+
+  /** AES blocks encrypted for packets since construction (H excluded). */
+  get blocksEncrypted(): number {
+    return this.#blocksEncrypted;
+  }
+
   /**
    * Computes E(K, J0) and `payloadLength` octets of keystream for the IV of (ssrc, indexHigh, indexLow), for
-   * the xor() and tag() calls of this packet.
+   * the xor() and tag() calls of this packet. For sealing: on receipt use prepareTag().
    */
   prepare(ssrc: number, indexHigh: number, indexLow: number, payloadLength: number): void {
+    this.#keystreamReady = true;
     if (this.#batched && payloadLength <= BATCH_PAYLOAD) {
-      const slot = indexLow - this.#batchLow;
-      if (ssrc === this.#batchSsrc && indexHigh === this.#batchHigh && slot >= 0 && slot < this.#batchCount) {
-        this.#keystream = this.#batch;
-        this.#keystreamAt = slot * BATCH_BLOCKS * GCM_BLOCK;
-        return;
-      }
-      const count = Math.min(BATCH_PACKETS, 0x10000 - indexLow);
-      const view = counterView(count * BATCH_BLOCKS);
-      for (let p = 0; p < count; p++) this.#fillCounters(p * BATCH_BLOCKS, BATCH_BLOCKS, ssrc, indexHigh, indexLow + p);
-      this.#batch = this.#ecb.update(view);
-      this.#batchSsrc = ssrc;
-      this.#batchHigh = indexHigh;
-      this.#batchLow = indexLow;
-      this.#batchCount = count;
+      if (this.#inBatch(ssrc, indexHigh, indexLow)) return;
+      this.#refill(ssrc, indexHigh, indexLow);
       this.#keystream = this.#batch;
       this.#keystreamAt = 0;
       return;
@@ -98,12 +114,92 @@ export class AesGcm {
     const view = counterView(blocks);
     this.#fillCounters(0, blocks, ssrc, indexHigh, indexLow);
     this.#keystream = this.#ecb.update(view);
+    this.#blocksEncrypted += blocks;
     this.#keystreamAt = 0;
   }
 
   /**
+   * For a received packet: E(K, J0) for tag() and tagMatches(), and the payload's keystream too when it
+   * costs no more than this packet's own blocks (a batch hit, or an unbatched packet, whose work grows only
+   * with the length the sender paid for). A batched packet outside the batch gets J0 alone, one block: the
+   * batch is refilled by prepareKeystream(), once the tag has matched.
+   */
+  prepareTag(ssrc: number, indexHigh: number, indexLow: number, payloadLength: number): void {
+    if (!this.#batched || payloadLength > BATCH_PAYLOAD) {
+      this.prepare(ssrc, indexHigh, indexLow, payloadLength);
+      return;
+    }
+    if (this.#inBatch(ssrc, indexHigh, indexLow)) {
+      this.#keystreamReady = true;
+      return;
+    }
+    this.#keystreamReady = false;
+    this.#pendingSsrc = ssrc;
+    this.#pendingHigh = indexHigh;
+    this.#pendingLow = indexLow;
+    this.#pendingLength = payloadLength;
+    const s = this.#salt;
+    j0[0] = s[0]!;
+    j0[1] = s[1]!;
+    j0[2] = s[2]! ^ (ssrc >>> 24);
+    j0[3] = s[3]! ^ (ssrc >>> 16);
+    j0[4] = s[4]! ^ (ssrc >>> 8);
+    j0[5] = s[5]! ^ ssrc;
+    j0[6] = s[6]! ^ (indexHigh >>> 24);
+    j0[7] = s[7]! ^ (indexHigh >>> 16);
+    j0[8] = s[8]! ^ (indexHigh >>> 8);
+    j0[9] = s[9]! ^ indexHigh;
+    j0[10] = s[10]! ^ (indexLow >>> 8);
+    j0[11] = s[11]! ^ indexLow;
+    this.#keystream = this.#ecb.update(j0);
+    this.#blocksEncrypted++;
+    this.#keystreamAt = 0;
+  }
+
+  /**
+   * After prepareTag() and a matching tag: the keystream of that packet, for xor(). An authentic packet in
+   * the last slot of the batch also refills it for the indices that follow, so an in-order stream costs one
+   * ECB call per BATCH_PACKETS packets, as on the sending side, and never a J0 block of its own.
+   */
+  prepareKeystream(): void {
+    if (!this.#keystreamReady) {
+      this.prepare(this.#pendingSsrc, this.#pendingHigh, this.#pendingLow, this.#pendingLength);
+      return;
+    }
+    const last = (this.#batchCount - 1) * BATCH_BLOCKS * GCM_BLOCK;
+    if (this.#keystream !== this.#batch || this.#keystreamAt !== last) return;
+    // ecb.update() returns a new buffer: this packet's keystream stays valid in the batch it replaces.
+    const next = this.#batchLow + this.#batchCount;
+    const high = next === 0x10000 ? (this.#batchHigh + 1) >>> 0 : this.#batchHigh;
+    this.#refill(this.#batchSsrc, high, next & 0xffff);
+  }
+
+  /** Points the keystream at the index's slot when the current batch holds it. */
+  #inBatch(ssrc: number, indexHigh: number, indexLow: number): boolean {
+    const slot = indexLow - this.#batchLow;
+    if (ssrc !== this.#batchSsrc || indexHigh !== this.#batchHigh || slot < 0 || slot >= this.#batchCount) return false;
+    this.#keystream = this.#batch;
+    this.#keystreamAt = slot * BATCH_BLOCKS * GCM_BLOCK;
+    return true;
+  }
+
+  /** Encrypts the counter blocks of the indices from (indexHigh, indexLow) up to the 16-bit wrap, at most BATCH_PACKETS. */
+  #refill(ssrc: number, indexHigh: number, indexLow: number): void {
+    const count = Math.min(BATCH_PACKETS, 0x10000 - indexLow);
+    const view = counterView(count * BATCH_BLOCKS);
+    for (let p = 0; p < count; p++) this.#fillCounters(p * BATCH_BLOCKS, BATCH_BLOCKS, ssrc, indexHigh, indexLow + p);
+    this.#batch = this.#ecb.update(view);
+    this.#batchRefills++;
+    this.#blocksEncrypted += count * BATCH_BLOCKS;
+    this.#batchSsrc = ssrc;
+    this.#batchHigh = indexHigh;
+    this.#batchLow = indexLow;
+    this.#batchCount = count;
+  }
+
+  /**
    * The tag E(K, J0) ⊕ GHASH(H, A, C) with A = aad[aadStart, aadEnd) and C = c[cStart, cEnd) (§7.1 steps
-   * 5–6), kept for writeTag() or tagMatches(); prepare() must have run for this packet's IV.
+   * 5–6), kept for writeTag() or tagMatches(); prepare() or prepareTag() must have run for this packet's IV.
    */
   tag(aad: Uint8Array, aadStart: number, aadEnd: number, c: Uint8Array, cStart: number, cEnd: number): void {
     const table = this.#table;
@@ -138,7 +234,10 @@ export class AesGcm {
     return diff === 0;
   }
 
-  /** out[k] = src[k] ⊕ keystream for k in [start, end), the prepared packet's keystream; may be in place. */
+  /**
+   * out[k] = src[k] ⊕ keystream for k in [start, end), the prepared packet's keystream (after prepare(), or
+   * prepareTag() and prepareKeystream()); may be in place.
+   */
   xor(src: Uint8Array, out: Uint8Array, start: number, end: number): void {
     const keystream = this.#keystream;
     const base = this.#keystreamAt + GCM_BLOCK - start;

@@ -16,7 +16,8 @@ let taggedAad = Buffer.alloc(256);
 /**
  * AEAD_AES_128_GCM / AEAD_AES_256_GCM (RFC 7714) on aes-gcm.ts: no cipher object per packet, the payload
  * encrypted and the tag written in place. On receipt the tag is checked before anything is decrypted, so a
- * forged packet leaves `out` untouched.
+ * forged packet leaves `out` untouched, and before any keystream is made that the tag does not need, so a
+ * forged packet costs no more AES work than a real one (aes-gcm.ts, prepareTag).
  */
 export class AesGcmTransform implements SrtpTransform {
   readonly rtpTagLength = TAG_LENGTH;
@@ -63,9 +64,10 @@ export class AesGcmTransform implements SrtpTransform {
   ): number {
     const end = length - TAG_LENGTH;
     const gcm = this.#rtp;
-    gcm.prepare(ssrc, roc, seq, end - headerLength);
+    gcm.prepareTag(ssrc, roc, seq, end - headerLength);
     gcm.tag(src, 0, headerLength, src, headerLength, end);
     if (!gcm.tagMatches(src, end)) return SrtpFailure.AuthFailed;
+    gcm.prepareKeystream();
     if (src !== out) src.copy(out, 0, 0, headerLength);
     gcm.xor(src, out, headerLength, end);
     return end;
@@ -96,16 +98,17 @@ export class AesGcmTransform implements SrtpTransform {
     const index = esrtcpWord & 0x7fffffff;
     const gcm = this.#rtcp;
     if (esrtcpWord >>> 31 === 1) {
-      gcm.prepare(ssrc, index >>> 16, index & 0xffff, tagAt - RTCP_CLEAR_LENGTH);
+      gcm.prepareTag(ssrc, index >>> 16, index & 0xffff, tagAt - RTCP_CLEAR_LENGTH);
       for (let i = 0; i < RTCP_CLEAR_LENGTH; i++) rtcpAad[i] = src[i]!;
       for (let i = 0; i < SRTCP_INDEX_LENGTH; i++) rtcpAad[RTCP_CLEAR_LENGTH + i] = src[wordAt + i]!;
       gcm.tag(rtcpAad, 0, rtcpAad.length, src, RTCP_CLEAR_LENGTH, tagAt);
       if (!gcm.tagMatches(src, tagAt)) return SrtpFailure.AuthFailed;
+      gcm.prepareKeystream();
       if (src !== out) src.copy(out, 0, 0, RTCP_CLEAR_LENGTH);
       gcm.xor(src, out, RTCP_CLEAR_LENGTH, tagAt);
     } else {
       // §9.3 (E = 0, tagged only): the AAD is the whole RTCP packet ‖ the ESRTCP word, no ciphertext.
-      gcm.prepare(ssrc, index >>> 16, index & 0xffff, 0);
+      gcm.prepareTag(ssrc, index >>> 16, index & 0xffff, 0);
       const aadLength = tagAt + SRTCP_INDEX_LENGTH;
       if (taggedAad.length < aadLength) taggedAad = Buffer.alloc(aadLength);
       src.copy(taggedAad, 0, 0, tagAt);

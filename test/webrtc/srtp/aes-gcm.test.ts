@@ -1,7 +1,9 @@
 import { createCipheriv } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AesGcm } from '../../../src/webrtc/srtp/aes-gcm.ts';
+import { SrtpFailure } from '../../../src/webrtc/srtp/failure.ts';
 import { ghashTable } from '../../../src/webrtc/srtp/ghash.ts';
+import { AesGcmTransform } from '../../../src/webrtc/srtp/transform-gcm.ts';
 import { fixture, hex } from './helpers.ts';
 
 interface GcmVector {
@@ -128,6 +130,135 @@ describe('AES-GCM with a JavaScript GHASH', () => {
         expect(out.equals(reference.ciphertext), `index ${high}:${low}`).toBe(true);
         expect(gcm.tagMatches(reference.tag, 0), `index ${high}:${low}`).toBe(true);
       }
+    }
+  });
+
+  it('opens through prepareTag/prepareKeystream exactly as node:crypto seals, batch hits and misses alike', () => {
+    const key = bytes(16, 21);
+    const salt = bytes(12, 22);
+    const aad = bytes(12, 23);
+    const ssrc = 0x0badcafe;
+    // In order, a jump forward, a step back into the batch, through the 16-bit wrap, another SSRC, a jumbo.
+    const steps: [number, number, number, number][] = [];
+    for (let low = 10; low < 30; low++) steps.push([ssrc, 0, low, 160]);
+    steps.push([ssrc, 0, 40000, 160], [ssrc, 0, 40003, 100], [ssrc, 0, 40001, 192], [ssrc, 0, 39999, 0]);
+    for (let i = 0; i < 12; i++) steps.push([ssrc, 1 + ((0xfffa + i) >>> 16), (0xfffa + i) & 0xffff, 160]);
+    steps.push([7, 2, 3, 160], [ssrc, 2, 4, 1500], [ssrc, 2, 5, 193]);
+    for (const gcm of [new AesGcm(key, salt, true), new AesGcm(key, salt)]) {
+      for (const [s, high, low, length] of steps) {
+        const iv = Buffer.from(salt);
+        const field = Buffer.alloc(12);
+        field.writeUInt32BE(s, 2);
+        field.writeUInt32BE(high, 6);
+        field.writeUInt16BE(low, 10);
+        for (let i = 0; i < 12; i++) iv[i]! ^= field[i]!;
+        const plaintext = bytes(length, low + 1);
+        const sealed = referenceSeal(key, iv, aad, plaintext);
+        gcm.prepareTag(s, high, low, length);
+        gcm.tag(aad, 0, aad.length, sealed.ciphertext, 0, length);
+        expect(gcm.tagMatches(sealed.tag, 0), `index ${high}:${low}`).toBe(true);
+        gcm.prepareKeystream();
+        gcm.xor(sealed.ciphertext, sealed.ciphertext, 0, length);
+        expect(sealed.ciphertext.equals(plaintext), `index ${high}:${low}`).toBe(true);
+      }
+    }
+  });
+
+  it('checks a received packet outside the batch with one AES block, and refills the batch only once it is authentic', () => {
+    const key = bytes(16, 31);
+    const salt = bytes(12, 32);
+    const sender = new AesGcm(key, salt, true);
+    const receiver = new AesGcm(key, salt, true);
+    const header = bytes(12, 33);
+    const ssrc = 0x11223344;
+    const sealAt = (low: number): Buffer => {
+      const packet = Buffer.alloc(160 + 16);
+      sender.prepare(ssrc, 0, low, 160);
+      sender.xor(bytes(160, low), packet, 0, 160);
+      sender.tag(header, 0, 12, packet, 0, 160);
+      sender.writeTag(packet, 160);
+      return packet;
+    };
+    const open = (low: number, packet: Buffer): boolean => {
+      receiver.prepareTag(ssrc, 0, low, 160);
+      receiver.tag(header, 0, 12, packet, 0, 160);
+      if (!receiver.tagMatches(packet, 160)) return false;
+      receiver.prepareKeystream();
+      receiver.xor(packet, packet, 0, 160);
+      return packet.subarray(0, 160).equals(bytes(160, low));
+    };
+
+    // In order: J0 alone to check the first packet, then its refill of 8 × 13 blocks; after that each
+    // authentic packet in a batch's last slot refills it for the next 8, and no packet needs J0 alone.
+    for (let low = 100; low < 164; low++) expect(open(low, sealAt(low)), `seq ${low}`).toBe(true);
+    expect(receiver.batchRefills).toBe(1 + 8);
+    expect(receiver.blocksEncrypted).toBe(1 + 9 * 8 * 13);
+
+    // Forged packets with distant sequence numbers: one block each, the batch untouched.
+    const before = receiver.blocksEncrypted;
+    for (let i = 0; i < 100; i++) expect(open(30000 + 97 * i, bytes(176, i))).toBe(false);
+    expect(receiver.batchRefills).toBe(9);
+    expect(receiver.blocksEncrypted - before).toBe(100);
+
+    // The batch still serves the in-order stream; an authentic distant packet refills it.
+    expect(open(164, sealAt(164))).toBe(true);
+    expect(open(165, sealAt(165))).toBe(true);
+    expect(receiver.batchRefills).toBe(9);
+    expect(open(40000, sealAt(40000))).toBe(true);
+    expect(receiver.batchRefills).toBe(10);
+
+    // A forged packet in the last slot of the batch must not refill it ahead either.
+    expect(open(40007, bytes(176, 1))).toBe(false);
+    expect(receiver.batchRefills).toBe(10);
+    expect(open(40007, sealAt(40007))).toBe(true);
+    expect(receiver.batchRefills).toBe(11);
+    expect(open(40008, sealAt(40008))).toBe(true);
+    expect(receiver.batchRefills).toBe(11);
+  });
+
+  it('AesGcmTransform: a forged SRTP packet with a far sequence number fails without a batch refill', () => {
+    const prepareTag = vi.spyOn(AesGcm.prototype, 'prepareTag');
+    try {
+      const session = { encryptionKey: bytes(16, 41), salt: bytes(12, 42), authenticationKey: Buffer.alloc(0) };
+      const sender = new AesGcmTransform({ rtp: session, rtcp: session });
+      const receiver = new AesGcmTransform({ rtp: session, rtcp: session });
+      const ssrc = 0x5eed5eed;
+      const packetAt = (seq: number): { packet: Buffer; length: number } => {
+        const plain = Buffer.alloc(172 + 16);
+        plain[0] = 0x80;
+        plain.writeUInt16BE(seq, 2);
+        plain.writeUInt32BE(ssrc, 8);
+        bytes(160, seq).copy(plain, 12);
+        return { packet: plain, length: sender.sealRtp(plain, plain, 12, 172, ssrc, 0, seq) };
+      };
+      for (let seq = 1; seq <= 3; seq++) {
+        const { packet, length } = packetAt(seq);
+        expect(receiver.openRtp(packet, packet, 12, length, ssrc, 0, seq)).toBe(172);
+      }
+      const rtp = prepareTag.mock.contexts[0] as AesGcm;
+      expect(rtp.batchRefills).toBe(1);
+
+      const blocks = rtp.blocksEncrypted;
+      const { packet: genuine } = packetAt(20000);
+      for (let i = 0; i < 50; i++) {
+        const forged = Buffer.from(genuine);
+        forged[12 + (i % 160)]! ^= 0x40; // a real packet's ciphertext, one bit changed
+        const copy = Buffer.from(forged);
+        expect(receiver.openRtp(forged, forged, 12, 188, ssrc, 0, 20000 + i)).toBe(SrtpFailure.AuthFailed);
+        expect(forged).toEqual(copy);
+      }
+      expect(rtp.batchRefills).toBe(1);
+      expect(rtp.blocksEncrypted - blocks).toBe(50);
+
+      // Still in step with the real stream, which the forgeries did not disturb.
+      const { packet, length } = packetAt(4);
+      expect(receiver.openRtp(packet, packet, 12, length, ssrc, 0, 4)).toBe(172);
+      expect(packet.subarray(12, 172).equals(bytes(160, 4))).toBe(true);
+      expect(rtp.batchRefills).toBe(1);
+      expect(receiver.openRtp(genuine, genuine, 12, 188, ssrc, 0, 20000)).toBe(172);
+      expect(rtp.batchRefills).toBe(2);
+    } finally {
+      prepareTag.mockRestore();
     }
   });
 
