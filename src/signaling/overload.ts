@@ -18,8 +18,12 @@
  *
  * Only new out-of-dialog requests of the configured methods are shed: in-dialog requests (a BYE frees
  * resources; a re-INVITE belongs to a call already paid for), ACK, CANCEL and responses always pass, because
- * refusing them would strand state that exists already. Entering and leaving overload is logged once per
- * transition (never per request); every shed request is counted.
+ * refusing them would strand state that exists already. The methods that can be shed are the out-of-dialog ones
+ * a transaction user claims (the stack sheds only those, after its §8.2 checks: a method nobody handles gets its
+ * 405/501 first): INVITE, REGISTER and OPTIONS for the B2BUA. Entering and leaving overload is logged once per
+ * transition (never per request) when it happens: without the event-loop sampler (`maxEventLoopDelayMs: 0`) a
+ * timer re-reads the calls in setup only while an episode lasts, so its end is not left to the next INVITE.
+ * Every shed request is counted.
  */
 import { performance } from 'node:perf_hooks';
 import type { SipRequest } from './message.ts';
@@ -39,9 +43,13 @@ export interface OverloadOptions {
   retryAfterSeconds?: number;
   /** Sampling window of the event-loop delay, ms. Default 500. */
   sampleIntervalMs?: number;
-  /** Out-of-dialog methods that are shed. Default `['INVITE']`. ACK and CANCEL are never shed. */
-  methods?: readonly string[];
+  /** Out-of-dialog methods that are shed. Default `['INVITE']`. */
+  methods?: readonly SheddableMethod[];
 }
+
+/** Methods that start new work out of any dialog and that the stack's transaction user may claim. */
+export const SHEDDABLE_METHODS = Object.freeze(['INVITE', 'REGISTER', 'OPTIONS'] as const);
+export type SheddableMethod = (typeof SHEDDABLE_METHODS)[number];
 
 export type OverloadReason = 'event-loop-delay' | 'calls-in-setup';
 
@@ -67,14 +75,11 @@ export const DEFAULT_OVERLOAD = Object.freeze({
   maxCallsInSetup: 1000,
   retryAfterSeconds: 2,
   sampleIntervalMs: 500,
-  methods: Object.freeze(['INVITE']) as readonly string[],
+  methods: Object.freeze(['INVITE']) as readonly SheddableMethod[],
 });
 
 /** The lag timer's period: 50 cheap wakeups a second. */
 const TICK_MS = 20;
-
-/** Methods never shed whatever the configuration says: they complete or end work that exists already. */
-const NEVER_SHED: ReadonlySet<string> = new Set(['ACK', 'CANCEL', 'BYE', 'PRACK']);
 
 export class OverloadControl {
   readonly counters: OverloadCounters = { shed: 0, episodes: 0, eventLoopDelayMs: 0 };
@@ -86,6 +91,9 @@ export class OverloadControl {
   readonly #methods: ReadonlySet<string>;
   readonly #signals: OverloadSignals;
   #timer: NodeJS.Timeout | undefined;
+  /** Only while in an episode and no sampler runs: re-reads the calls in setup so the episode ends on time. */
+  #episodeTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
   #ticker: NodeJS.Timeout | undefined;
   #nextTick = 0;
   #lagSum = 0;
@@ -101,12 +109,14 @@ export class OverloadControl {
     this.#maxSetup = options.maxCallsInSetup ?? DEFAULT_OVERLOAD.maxCallsInSetup;
     this.retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_OVERLOAD.retryAfterSeconds;
     this.#interval = options.sampleIntervalMs ?? DEFAULT_OVERLOAD.sampleIntervalMs;
-    this.#methods = new Set((options.methods ?? DEFAULT_OVERLOAD.methods).map((m) => m.toUpperCase()).filter((m) => !NEVER_SHED.has(m)));
+    const sheddable: ReadonlySet<string> = new Set(SHEDDABLE_METHODS);
+    this.#methods = new Set((options.methods ?? DEFAULT_OVERLOAD.methods).map((m) => m.toUpperCase()).filter((m) => sheddable.has(m)));
     this.#signals = signals;
   }
 
   /** Starts the event-loop sampling (nothing runs when disabled or the delay signal is off). Idempotent. */
   start(): void {
+    this.#stopped = false;
     if (!this.#enabled || this.#maxDelay <= 0 || this.#timer !== undefined) return;
     if (this.#signals.eventLoopDelayMs === undefined) {
       this.#nextTick = performance.now() + TICK_MS;
@@ -125,10 +135,12 @@ export class OverloadControl {
   }
 
   stop(): void {
+    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
     this.#timer = undefined;
     this.#ticker = undefined;
+    this.#stopEpisodeTimer();
   }
 
   /** Why new requests are being shed now, or undefined. */
@@ -179,6 +191,11 @@ export class OverloadControl {
     return true;
   }
 
+  #stopEpisodeTimer(): void {
+    if (this.#episodeTimer !== undefined) clearInterval(this.#episodeTimer);
+    this.#episodeTimer = undefined;
+  }
+
   /** Recomputes the state from both signals; logs only transitions. */
   #update(): void {
     const reason: OverloadReason | undefined = this.#loopBehind ? 'event-loop-delay' : this.#setupFull ? 'calls-in-setup' : undefined;
@@ -195,7 +212,12 @@ export class OverloadControl {
       this.counters.episodes++;
       this.#shedThisEpisode = 0;
       log.warn({ ...detail, reason }, 'overloaded: answering new requests 503 with Retry-After');
+      if (this.#timer === undefined && !this.#stopped) {
+        this.#episodeTimer = setInterval(() => this.sample(), this.#interval);
+        this.#episodeTimer.unref();
+      }
     } else if (reason === undefined) {
+      this.#stopEpisodeTimer();
       log.warn({ ...detail, shed: this.#shedThisEpisode }, 'overload over: accepting new requests again');
     } else {
       log.info({ ...detail, reason, was: before }, 'overload continues for another reason');

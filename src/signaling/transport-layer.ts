@@ -14,7 +14,8 @@
  * to it. Inbound connections are also capped per source address (`limits.maxConnectionsPerAddress`).
  *
  * Outbound: `channelFor` resolves a host with dns.lookup (RFC 3263 NAPTR/SRV is not done: the target gives
- * protocol and port) and reuses an open connection to the same remote endpoint and protocol.
+ * protocol and port) and reuses an open connection to the same remote endpoint and protocol — for TLS and WSS only
+ * one whose server name and certificate verification serve the target (transports/flow-reuse.ts).
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -47,6 +48,7 @@ import {
   type TransportLayerOptions,
 } from './transports/config.ts';
 import { closeListener, openListener, type Listener, type UdpListener } from './transports/listeners.ts';
+import { FlowIndex } from './transports/flow-reuse.ts';
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_WRITE_BUFFER,
@@ -78,9 +80,9 @@ export class TransportLayer {
   readonly #handlers: TransportHandlers;
   readonly #maxMessageSize: number;
   readonly #listeners: Listener[] = [];
-  /** Connection-oriented flows by flow id, and the latest one per `protocol|address|port`. */
+  /** Connection-oriented flows by flow id, and by remote endpoint for reuse. */
   readonly #flows = new Map<string, StreamChannel>();
-  readonly #byRemote = new Map<string, StreamChannel>();
+  readonly #byRemote = new FlowIndex();
   /** During close(): resolves the wait for each connection still open. */
   readonly #closeWaiters = new Map<string, () => void>();
   readonly #host: ChannelHost;
@@ -147,12 +149,13 @@ export class TransportLayer {
   }
 
   get listeners(): readonly BoundListener[] {
-    return this.#listeners.map((l) => ({ protocol: l.protocol, local: l.local, sentBy: l.sentBy }));
+    return this.#listeners.map((l) => ({ protocol: l.protocol, local: l.local, sentBy: l.sentBy, advertised: l.advertised }));
   }
 
   /**
    * A Channel towards `target`. IP literals are used as they are; names go through dns.lookup. For TCP/TLS/WS/WSS
-   * an open flow to the same address, port and protocol is reused (including one the peer opened to us);
+   * an open flow to the same address, port and protocol is reused (including one the peer opened to us) — for
+   * TLS/WSS only one whose server name and certificate check serve the target (transports/flow-reuse.ts);
    * otherwise a new outbound flow is returned that connects on its first send. Rejects with a TransportError when
    * the name does not resolve or no listener can carry the protocol/family.
    */
@@ -328,7 +331,7 @@ export class TransportLayer {
     this.counters.connectionsAccepted++;
     this.counters.connectionsOpen[connection.protocol]++;
     this.#flows.set(connection.id, channel);
-    this.#byRemote.set(remoteKey(connection.protocol, connection.remote), channel);
+    this.#byRemote.add(connection.protocol, connection.remote, channel, undefined);
   }
 
   #onConnectionClosed(connection: Connection, reason: CloseReason, error: Error | undefined): void {
@@ -343,8 +346,7 @@ export class TransportLayer {
     log.debug({ flow: connection.id, remote: connection.remote, reason, err: error }, 'connection closed');
     const channel = this.#flows.get(connection.id);
     this.#flows.delete(connection.id);
-    const key = remoteKey(connection.protocol, connection.remote);
-    if (channel && this.#byRemote.get(key) === channel) this.#byRemote.delete(key);
+    this.#byRemote.remove(connection.id);
     this.#safely(() => this.#handlers.flowClosed?.(connection.id, reason));
     this.#closeWaiters.get(connection.id)?.();
   }
@@ -438,8 +440,9 @@ export class TransportLayer {
       }
       return new UdpChannel(listener.udp, remote, listener.sentBy, this.#host);
     }
-    const existing = this.#byRemote.get(remoteKey(protocol, remote));
-    if (existing && !existing.closed) return existing;
+    const tls = protocol === 'TLS' || protocol === 'WSS' ? { servername, verify: tlsVerify !== false } : undefined;
+    const existing = this.#byRemote.find(protocol, remote, tls);
+    if (existing) return existing;
 
     const flowId = this.#newFlowId(protocol);
     const listener = this.#listenerFor(protocol, family);
@@ -456,7 +459,7 @@ export class TransportLayer {
       this.#host,
     );
     this.#flows.set(flowId, channel);
-    this.#byRemote.set(remoteKey(protocol, remote), channel);
+    this.#byRemote.add(protocol, remote, channel, tls);
     return channel;
   }
 
@@ -520,10 +523,6 @@ export class TransportLayer {
       log.error({ err: error }, 'transport handler threw');
     }
   }
-}
-
-function remoteKey(protocol: TransportProtocol, remote: Endpoint): string {
-  return `${protocol}|${remote.address}|${remote.port}`;
 }
 
 function isCrlfOnly(data: Buffer): boolean {

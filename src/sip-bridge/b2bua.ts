@@ -11,7 +11,9 @@
  */
 import { createResponseTo, type SipRequest, type SipResponse } from '../signaling/message.ts';
 import type { SipStack, SipTransactionUser } from '../signaling/sip-stack.ts';
-import type { Channel, TransportProtocol } from '../signaling/transport.ts';
+import type { ChannelTarget } from '../signaling/transport-layer.ts';
+import type { Channel, Endpoint, TransportProtocol } from '../signaling/transport.ts';
+import { contactHostPort, isWildcard, knownLocal, knownLocalAddressTowards, listenerTowards, localAddressTowards } from '../signaling/transports/contact-address.ts';
 import type { ServerTransaction } from '../signaling/transaction/transaction-layer.ts';
 import type { InviteServerTransaction } from '../signaling/transaction/invite-server-transaction.ts';
 import type { NonInviteServerTransaction } from '../signaling/transaction/non-invite-server-transaction.ts';
@@ -76,6 +78,8 @@ export class B2bua implements SipTransactionUser {
   readonly #o: B2buaOptions;
   readonly #calls = new Map<string, Call>();
   readonly #limits: CallLimits;
+  /** How released INVITE transactions reach a late fork's next hop; one closure for the gateway's life, no call in it. */
+  readonly #channelFor = (target: ChannelTarget): Promise<Channel> => this.#o.stack.channelFor(target);
   #closed = false;
 
   constructor(options: B2buaOptions) {
@@ -83,6 +87,10 @@ export class B2bua implements SipTransactionUser {
     this.table = new DialogTable({ userAgent: options.config.sip.userAgent });
     this.#limits = new CallLimits(options.config);
     this.nonTrunk = new NonTrunkSources({ action: options.config.security.nonTrunkSources });
+    // Our address towards each trunk, for Contacts from a wildcard listener (#contactFor): known before the first call.
+    if (options.config.sip.listeners.some((l) => l.advertise === undefined && isWildcard(l.host))) {
+      for (const trunk of options.config.trunks) this.#knownSource(trunk.host);
+    }
     options.media.on('timeout', (callId, tag) => this.#calls.get(callId)?.end(`no media from side ${tag}`, { status: 408, reason: 'Media timeout' }));
     options.media.on('failed', (callId, tag, reason) => {
       const end = () => this.#calls.get(callId)?.end(`media failed on side ${tag}: ${reason}`, { status: 488, reason: 'Media failed' });
@@ -317,7 +325,7 @@ export class B2bua implements SipTransactionUser {
           requestUri: `sip:${name}@${hostPort}`,
           from,
           to: `<sip:${name}@${hostPort}>`,
-          contact: this.#contactFor('UDP'),
+          contact: this.#contactFor('UDP', undefined, s.host),
           target: { protocol: 'UDP', host: s.host, port: s.port },
           label: `service:${decision.service}`,
         },
@@ -337,7 +345,7 @@ export class B2bua implements SipTransactionUser {
           requestUri: `sip:${decision.number}@${host}:${t.port}${transportParam}`,
           from: `${quote(callerName)} <sip:${callerId}@${fromDomain}>`,
           to: `<sip:${decision.number}@${host}>`,
-          contact: this.#contactFor(protocol),
+          contact: this.#contactFor(protocol, undefined, t.host),
           target: { protocol, host: t.host, port: t.port, tlsVerify: t.tlsVerify },
           ...(t.password !== undefined ? { credentials: { username: t.authUsername ?? t.username ?? callerId, password: t.password, ...(t.realm ? { realm: t.realm } : {}) } } : {}),
           ...(t.codecs ? { codecs: t.codecs } : {}),
@@ -371,10 +379,9 @@ export class B2bua implements SipTransactionUser {
     this.#calls.delete(call.id);
     this.#limits.finished(call.info);
     // Our INVITE transactions linger up to 64*T1 after their outcome (RFC 6026 Accepted, Timer D); without this
-    // their callbacks would keep the whole ended call reachable that long. They re-ACK on their own from now on.
-    for (const session of call.sessions()) {
-      if ('callId' in session && typeof session.callId === 'string') this.#o.stack.transactions.release(session.callId);
-    }
+    // their callbacks would keep the whole ended call reachable that long. They re-ACK on their own from now on,
+    // and ACK and BYE a fork that answers late (§13.2.2.4), reaching its next hop through the stack.
+    for (const session of call.sessions()) this.#o.stack.transactions.release(session.callId, this.#channelFor);
   }
 
   #callOf(member: DialogMember): Call | undefined {
@@ -408,17 +415,31 @@ export class B2bua implements SipTransactionUser {
     return undefined;
   }
 
-  /** Our Contact for a dialog: the flow's local address for browsers, the listener's sent-by for trunks. */
-  #contactFor(protocol: TransportProtocol, channel?: Channel): string {
+  /**
+   * Our Contact for a dialog with the peer over `channel`, or at `towards` (a trunk's host) before one exists: the
+   * listener's advertised or bound address, or for a wildcard listener the address we reach that peer from
+   * (contact-address.ts). That address is looked up once per peer (trunks at start-up); until it is known, the
+   * listener's sent-by.
+   */
+  #contactFor(protocol: TransportProtocol, channel?: Channel, towards?: string): string {
     const transport = protocol === 'UDP' ? '' : `;transport=${protocol.toLowerCase()}`;
-    // A trunk's TCP/TLS flow behind 1:1 NAT: the listener's `advertise` host, not the private address it reached.
-    const advertised = protocol === 'TCP' || protocol === 'TLS' ? this.#o.stack.listeners.find((l) => l.protocol === protocol && l.sentBy.host !== l.local.address) : undefined;
-    if (channel !== undefined && STREAM_TRANSPORTS.has(protocol) && advertised === undefined) {
-      return `<sip:gateway@${bracket(channel.local.address)}:${channel.local.port}${transport}>`;
-    }
-    const listener = advertised ?? this.#o.stack.listeners.find((l) => l.protocol === protocol) ?? this.#o.stack.listeners[0];
-    if (listener === undefined) return `<sip:gateway@${bracket(this.#o.domain)}${transport}>`;
-    return `<sip:gateway@${listener.sentBy.host}:${listener.sentBy.port}${transport}>`;
+    const listeners = this.#o.stack.listeners;
+    const remote = channel?.remote.address ?? towards;
+    const listener = listenerTowards(listeners, protocol, remote);
+    const wildcard = listener !== undefined && !listener.advertised && isWildcard(listener.local.address);
+    const local = (channel === undefined ? undefined : knownLocal(channel)) ?? (wildcard ? this.#knownSource(remote) : undefined);
+    const hostPort = contactHostPort(listeners, protocol, remote, local) ?? (listener ?? listeners[0])?.sentBy;
+    if (hostPort === undefined) return `<sip:gateway@${bracket(this.#o.domain)}${transport}>`;
+    return `<sip:gateway@${hostPort.host}:${hostPort.port}${transport}>`;
+  }
+
+  /** The source address towards `remote` if already known; otherwise starts finding it for the next time. */
+  #knownSource(remote: string | undefined): Endpoint | undefined {
+    if (remote === undefined) return undefined;
+    const address = knownLocalAddressTowards(remote);
+    if (address !== undefined) return { address, port: 0 };
+    localAddressTowards(remote).catch((err: unknown) => log.debug({ err, remote }, 'no route to find our address towards a peer'));
+    return undefined;
   }
 
   #reply(transaction: ServerTransaction, status: number, reason?: string): void {

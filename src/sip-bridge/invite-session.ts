@@ -201,7 +201,10 @@ export abstract class InviteSession<E extends InviteSessionEvents = InviteSessio
   /** @internal where a request of this session goes (see SessionOptions.nextHop). */
   async channelForRequest(request: SipRequest, dialog: Dialog | undefined = this.#dialog): Promise<Channel> {
     if (this.nextHop === 'dialog' && dialog !== undefined) {
-      return this.stack.channelFor(nextHopTarget(dialog, request, this.fixedChannel?.protocol ?? this.target?.protocol ?? 'UDP'));
+      const hop = nextHopTarget(dialog, request, this.fixedChannel?.protocol ?? this.target?.protocol ?? 'UDP');
+      // A trunk configured with tlsVerify: false is not verified inside its dialogs either: without this its
+      // in-dialog requests could not reuse (transports/flow-reuse.ts) nor open a connection to it.
+      return this.stack.channelFor(this.target?.tlsVerify === false ? { ...hop, tlsVerify: false } : hop);
     }
     if (this.target !== undefined) return this.stack.channelFor(this.target);
     if (this.fixedChannel !== undefined) return this.fixedChannel;

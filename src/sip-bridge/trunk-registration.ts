@@ -10,6 +10,8 @@ import { expires as expiresHeader, contacts } from '../signaling/header-accessor
 import { DigestClient, selectChallenge } from '../signaling/auth/digest-client.ts';
 import type { Channel, TransportProtocol } from '../signaling/transport.ts';
 import type { TrunkConfig } from '../config/schema.ts';
+import { contactForChannel } from '../signaling/transports/contact-address.ts';
+import type { SentBy } from '../signaling/transports/channels.ts';
 import { logger } from '../log.ts';
 
 export type TrunkRegistrationState = 'idle' | 'registering' | 'registered' | 'failed' | 'closed';
@@ -151,11 +153,10 @@ export class TrunkRegistration {
     return this.trunk.transport === 'udp' ? 'UDP' : this.trunk.transport === 'tcp' ? 'TCP' : 'TLS';
   }
 
-  #build(channel: Channel, expires: number): SipRequest {
+  #build(local: SentBy, expires: number): SipRequest {
     const t = this.trunk;
     const domain = t.fromDomain ?? t.realm ?? t.host;
     const user = t.username ?? 'gateway';
-    const local = this.#contactHostPort(channel);
     const transport = this.trunk.transport === 'udp' ? '' : `;transport=${this.trunk.transport}`;
     return createRequest('REGISTER', `sip:${formatHost(t.host)}${t.port === 5060 ? '' : `:${t.port}`}`, [
       ['Max-Forwards', '70'],
@@ -169,28 +170,19 @@ export class TrunkRegistration {
     ]);
   }
 
-  /**
-   * Where the trunk reaches us: the sent-by of our listener for the protocol — its `advertise` host behind 1:1 NAT,
-   * and for TCP/TLS the listening port, not the ephemeral port of the connection we opened (RFC 3261 §10.2.1: the
-   * Contact is where requests for the binding go). The channel's local address when no listener carries it.
-   */
-  #contactHostPort(channel: Channel): { host: string; port: number } {
-    const family = channel.remote.address.includes(':') ? 6 : 4;
-    const listeners = this.#stack.listeners.filter((l) => l.protocol === channel.protocol);
-    const listener = listeners.find((l) => (l.local.address.includes(':') ? 6 : 4) === family) ?? listeners[0];
-    return listener?.sentBy ?? { host: channel.local.address, port: channel.local.port };
-  }
-
   /** One REGISTER transaction, answering one digest challenge. Resolves with the final response. */
   async #send(expires: number): Promise<SipResponse> {
     const channel = await this.#stack.channelFor({ protocol: this.#protocol(), host: this.trunk.host, port: this.trunk.port, tlsVerify: this.trunk.tlsVerify });
-    let request = this.#build(channel, expires);
+    // RFC 3261 §10.2.1: the Contact is where requests for the binding go — the listener's advertised or bound
+    // address, or for a wildcard listener the address we reach the trunk from (contact-address.ts).
+    const local = await contactForChannel(this.#stack.listeners, channel);
+    let request = this.#build(local, expires);
     let response = await this.#transact(request, channel);
     if ((response.status === 401 || response.status === 407) && this.trunk.password !== undefined) {
       const header = response.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
       const challenge = selectChallenge(response.headers.getAll(header), this.trunk.realm);
       if (challenge) {
-        request = this.#build(channel, expires);
+        request = this.#build(local, expires);
         request.headers.append(response.status === 401 ? 'Authorization' : 'Proxy-Authorization', this.#digest.authorize(challenge, 'REGISTER', request.uri));
         response = await this.#transact(request, channel);
       }

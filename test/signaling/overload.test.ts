@@ -3,7 +3,7 @@
  * Retry-After (RFC 3261 §21.5.4) before the TU sees them; in-dialog requests, ACK and CANCEL still pass.
  * The SipStack tests use a real UDP socket on loopback; the signal logic is also tested with an injected delay.
  */
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, vi } from 'vitest';
 import { SipStack, type SipStackOptions, type SipTransactionUser } from '../../src/signaling/sip-stack.ts';
 import { createResponseTo, type SipRequest, type SipResponse } from '../../src/signaling/message.ts';
 import { parseSipMessage } from '../../src/signaling/parser.ts';
@@ -185,5 +185,38 @@ describe('OverloadControl signals', () => {
     inSetup = 1;
     control.sample(); // the sampler ends a calls-in-setup episode without waiting for another INVITE
     expect(control.reason).toBeUndefined();
+  });
+
+  it('without the event-loop sampler, a calls-in-setup episode still ends on time, and its timer runs only during it', () => {
+    vi.useFakeTimers();
+    try {
+      let inSetup = 0;
+      const control = new OverloadControl({ maxEventLoopDelayMs: 0, maxCallsInSetup: 2, sampleIntervalMs: 100 }, { callsInSetup: () => inSetup });
+      control.start();
+      expect(vi.getTimerCount()).toBe(0); // nothing runs while not overloaded
+      inSetup = 3;
+      expect(control.shouldShed(invite)).toBe(true);
+      expect(control.reason).toBe('calls-in-setup');
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(100);
+      expect(control.reason).toBe('calls-in-setup'); // still 3 in setup
+      inSetup = 1; // answered: no INVITE arrives to notice
+      vi.advanceTimersByTime(100);
+      expect(control.reason).toBeUndefined();
+      expect(vi.getTimerCount()).toBe(0);
+      expect(control.counters.episodes).toBe(1);
+      control.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('sheds only the methods that can be shed', () => {
+    const control = new OverloadControl({ maxEventLoopDelayMs: 0, maxCallsInSetup: 1, methods: ['INVITE', 'OPTIONS'] }, { callsInSetup: () => 5 });
+    expect(control.shouldShed(invite)).toBe(true);
+    const optionsRequest = { ...invite, method: 'OPTIONS' };
+    expect(control.shouldShed(optionsRequest)).toBe(true);
+    expect(control.shouldShed({ ...invite, method: 'REGISTER' })).toBe(false);
+    control.stop();
   });
 });

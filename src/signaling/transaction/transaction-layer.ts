@@ -11,6 +11,7 @@ import { createResponseTo, type SipRequest, type SipResponse } from '../message.
 import type { Channel, TransportError } from '../transport.ts';
 import { logger } from '../../log.ts';
 import { TwoXxRetransmitter, type TwoXxRetransmitterUser } from './2xx-retransmitter.ts';
+import { AcceptedInvites, type AcceptedInvite, type NextHopResolver } from './accepted-invites.ts';
 import { newBranch, newTag } from './branch.ts';
 import { buildCancel } from './cancel.ts';
 import { TransactionError } from './errors.ts';
@@ -22,17 +23,8 @@ import { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
 import { resolveTimerConfig, type TimerConfig } from './timers.ts';
 import type { ClientTransactionUser, ServerTransactionUser } from './transaction.ts';
 
+export type { NextHopResolver } from './accepted-invites.ts';
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
-
-/** An INVITE client transaction past its outcome (Accepted: Timer M; Completed: Timer D), with the ACKs the TU sent for its 2xx responses. */
-interface AcceptedInvite {
-  readonly tx: InviteClientTransaction;
-  readonly seq: number;
-  /** By dialogAckKey: the ACK for each 2xx (one per fork). */
-  readonly acks: Map<string, SipRequest>;
-  /** Swaps the TU for a stand-in that only re-sends those ACKs (see `release`). */
-  release(): void;
-}
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
 
 /** The transaction user: the UA core (or B2BUA) above the layer. */
@@ -97,7 +89,11 @@ export class TransactionLayer {
   readonly #pendingCancels = new Map<InviteClientTransaction, { cancel: SipRequest; user: ClientTransactionUser }>();
   readonly #cancelled = new WeakSet<InviteClientTransaction>();
   #callsInSetup = 0;
-  readonly #accepted = new Map<string, Set<AcceptedInvite>>();
+  readonly #accepted = new AcceptedInvites({
+    sendBye: (bye, channel) => {
+      this.sendRequest(bye, channel, { onResponse: () => {}, onTimeout: () => {}, onTransportError: () => {} });
+    },
+  });
   #closed = false;
 
   constructor(tu: TransactionUser, options: TransactionLayerOptions = {}) {
@@ -219,28 +215,22 @@ export class TransactionLayer {
     if (ack.method !== 'ACK') throw new TransactionError('SIP_TRANSACTION_REQUEST', `sendAck got a ${ack.method}`);
     if (!ack.headers.has('via')) ack.headers.prepend('Via', channel.via(newBranch()));
     channel.send(ack, onError);
-    const callId = ack.headers.get('call-id');
-    const accepted = callId === undefined ? undefined : this.#accepted.get(callId);
-    if (accepted !== undefined) {
-      const seq = readCSeq(ack)?.seq;
-      const key = dialogAckKey(ack);
-      if (key !== undefined) for (const entry of accepted) if (entry.seq === seq) entry.acks.set(key, ack);
-    }
+    // With its channel: the dialog's next hop (§12.2.1.1), which need not be the INVITE's.
+    this.#accepted.noteAck(ack, channel);
   }
 
   /**
    * The TU is done with every dialog of `callId` (its call ended). An INVITE client transaction of that Call-ID
    * lingering in Accepted (Timer M, 64*T1 — RFC 6026) or Completed (Timer D, 32 s over UDP) would otherwise keep
-   * the TU's whole call reachable through its callbacks for that long. From now on it answers a retransmitted
-   * 2xx itself, with the ACK the TU sent for it (§13.2.2.4: "The UAC core MUST generate an ACK request for each
-   * 2xx received"); a 2xx the TU never ACKed (a fork answering after the call ended) is dropped — its UAS ends
-   * that dialog itself after 64*T1 without an ACK (§13.3.1.4). Non-2xx retransmissions are still ACKed by the
-   * transaction (§17.1.1.2). Transactions still waiting for their outcome are not affected.
+   * the TU's whole call reachable through its callbacks for that long. From now on it answers a 2xx itself
+   * (§13.2.2.4: "The UAC core MUST generate an ACK request for each 2xx received"): a retransmission with the ACK
+   * the TU sent, on the channel the TU sent it on; a fork answering after the call ended with an ACK and a BYE
+   * built from that 2xx, sent to its next hop through `resolve` (the stack's `channelFor`; without it, over the
+   * INVITE's channel). Non-2xx retransmissions are still ACKed by the transaction (§17.1.1.2). Transactions
+   * still waiting for their outcome are not affected. See accepted-invites.ts.
    */
-  release(callId: string): void {
-    const accepted = this.#accepted.get(callId);
-    if (accepted === undefined) return;
-    for (const entry of accepted) entry.release();
+  release(callId: string, resolve?: NextHopResolver): void {
+    this.#accepted.release(callId, resolve);
   }
 
   /**
@@ -341,7 +331,7 @@ export class TransactionLayer {
       onResponse: (response) => {
         // Tracked before the TU runs: it usually sends its ACK from inside this call.
         if (accepted === undefined && tx instanceof InviteClientTransaction && (tx.state === 'Accepted' || tx.state === 'Completed')) {
-          accepted = this.#trackAccepted(tx, (standIn) => (inner = standIn));
+          accepted = this.#accepted.track(tx, (standIn) => (inner = standIn));
         }
         try {
           inner.onResponse(response);
@@ -354,7 +344,7 @@ export class TransactionLayer {
       onTerminated: () => {
         if (this.#clients.get(key) === tx) this.#clients.delete(key);
         if (tx instanceof InviteClientTransaction) this.#dropPendingCancel(tx);
-        if (accepted !== undefined) this.#untrackAccepted(accepted);
+        if (accepted !== undefined) this.#accepted.untrack(accepted);
         inner.onTerminated?.();
       },
     };
@@ -364,43 +354,6 @@ export class TransactionLayer {
     this.#clients.set(key, tx);
     tx.start();
     return tx;
-  }
-
-  #trackAccepted(tx: InviteClientTransaction, setUser: (user: ClientTransactionUser) => void): AcceptedInvite | undefined {
-    const callId = tx.callId;
-    const seq = readCSeq(tx.request)?.seq;
-    if (callId === undefined || seq === undefined) return undefined;
-    const entry: AcceptedInvite = {
-      tx,
-      seq,
-      acks: new Map(),
-      release: () => {
-        const acks = entry.acks;
-        setUser({
-          onResponse: (response) => {
-            const key = dialogAckKey(response);
-            const ack = key === undefined ? undefined : acks.get(key);
-            if (ack !== undefined) tx.channel.send(ack);
-            else log.debug({ callId, status: response.status }, '2xx after its call ended, never ACKed by the TU: dropped');
-          },
-          onTimeout: () => {},
-          onTransportError: () => {},
-        });
-      },
-    };
-    let set = this.#accepted.get(callId);
-    if (set === undefined) this.#accepted.set(callId, (set = new Set()));
-    set.add(entry);
-    return entry;
-  }
-
-  #untrackAccepted(entry: AcceptedInvite): void {
-    const callId = entry.tx.callId;
-    if (callId === undefined) return;
-    const set = this.#accepted.get(callId);
-    if (set === undefined) return;
-    set.delete(entry);
-    if (set.size === 0) this.#accepted.delete(callId);
   }
 
   /** §9.1: a queued CANCEL goes out with the first provisional, and is dropped once a final response arrived. */

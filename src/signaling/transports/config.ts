@@ -118,6 +118,8 @@ export interface BoundListener {
   local: Endpoint;
   /** What Via sent-by says (IPv6 in brackets). */
   sentBy: SentBy;
+  /** `advertisedHost` was configured (NAT, a name): sentBy is where peers reach us, whatever `local` is. */
+  advertised: boolean;
 }
 
 export interface TransportCounters {

@@ -22,6 +22,8 @@ export interface UdpListener {
   udp: UdpTransport;
   local: Endpoint;
   sentBy: SentBy;
+  /** `advertisedHost` was configured: sentBy is what peers reach, whatever address is bound. */
+  advertised: boolean;
 }
 
 export interface StreamListenerEntry {
@@ -30,6 +32,8 @@ export interface StreamListenerEntry {
   stream: StreamListener;
   local: Endpoint;
   sentBy: SentBy;
+  /** `advertisedHost` was configured: sentBy is what peers reach, whatever address is bound. */
+  advertised: boolean;
 }
 
 export interface WebSocketListener {
@@ -38,6 +42,8 @@ export interface WebSocketListener {
   http: HttpServer;
   local: Endpoint;
   sentBy: SentBy;
+  /** `advertisedHost` was configured: sentBy is what peers reach, whatever address is bound. */
+  advertised: boolean;
 }
 
 export type Listener = UdpListener | StreamListenerEntry | WebSocketListener;
@@ -82,7 +88,7 @@ export async function openListener(
       await udp.close();
       throw error;
     });
-    bound = { protocol: 'UDP', family, udp, local, sentBy: sentByFor(config, local) };
+    bound = { protocol: 'UDP', family, udp, local, sentBy: sentByFor(config, local), advertised: config.advertisedHost !== undefined };
     return bound;
   }
   if (config.protocol === 'TCP' || config.protocol === 'TLS') {
@@ -93,7 +99,7 @@ export async function openListener(
       (error) => logger.debug({ err: error }, 'tls handshake failed'),
     );
     const local = await stream.listen();
-    return { protocol, family, stream, local, sentBy: sentByFor(config, local) };
+    return { protocol, family, stream, local, sentBy: sentByFor(config, local), advertised: config.advertisedHost !== undefined };
   }
   const protocol = config.protocol;
   if (protocol === 'WSS' && !config.tls) {
@@ -118,7 +124,7 @@ export async function openListener(
     (ws, request, identity) => callbacks.webSocket(protocol, ws, request, identity),
   );
   const local = await server.listen();
-  return { protocol, family, http: server, local, sentBy: sentByFor(config, local) };
+  return { protocol, family, http: server, local, sentBy: sentByFor(config, local), advertised: config.advertisedHost !== undefined };
 }
 
 /** Stops accepting (connections already accepted are closed by their owner). */

@@ -17,6 +17,14 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_WS_HEARTBEAT_MS = 30_000;
 export const DEFAULT_MAX_WRITE_BUFFER = 1024 * 1024;
 
+type TlsStage = 'tcp-connect' | 'tls-handshake' | 'established';
+
+const TLS_FAILURE: Readonly<Record<TlsStage, string>> = {
+  'tcp-connect': 'TLS peer unreachable: TCP connect failed',
+  'tls-handshake': 'TLS handshake failed',
+  established: 'TLS connection failed after the handshake',
+};
+
 export function openOutboundConnection(
   protocol: StreamProtocol,
   id: string,
@@ -33,8 +41,15 @@ export function openOutboundConnection(
   if (protocol === 'TCP' || protocol === 'TLS') {
     const socket = connectStream(protocol, remote, { servername: target.servername, tls: tlsClient, connectTimeoutMs });
     if (protocol === 'TLS') {
-      // Why a trunk's calls fail with 503 must be in the log: a certificate not verified, a name that does not match.
-      socket.once('error', (err) => log.warn({ err, remote, servername: target.servername, verify: tlsClient?.rejectUnauthorized ?? true }, 'TLS connection failed'));
+      // Why a trunk's calls fail with 503 must be in the log, and which step failed: the TCP connect (refused,
+      // unreachable, timed out), the TLS handshake (a certificate not verified, a name that does not match), or
+      // the connection once up (reset).
+      let stage: TlsStage = 'tcp-connect';
+      socket.once('connect', () => (stage = 'tls-handshake'));
+      socket.once('secureConnect', () => (stage = 'established'));
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        log.warn({ err, code: err.code, stage, remote, servername: target.servername, verify: tlsClient?.rejectUnauthorized ?? true }, TLS_FAILURE[stage]);
+      });
     }
     return new StreamConnection(socket, { id, protocol, direction: 'outbound', remote }, handlers, {
       maxMessageSize,

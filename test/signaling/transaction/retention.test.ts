@@ -130,7 +130,7 @@ describe('TransactionLayer.release', () => {
     ]);
   }
 
-  it('keeps re-ACKing a retransmitted 2xx after the TU let go, without calling the TU, and drops un-ACKed forks', () => {
+  it('keeps re-ACKing a retransmitted 2xx after the TU let go, without calling the TU, and ACKs and BYEs a late fork', () => {
     const { layer, channel, seen, tx } = clientSide();
     const ok = createResponseTo(tx.request, 200, undefined, 'uas1');
     layer.receiveResponse(ok);
@@ -150,10 +150,14 @@ describe('TransactionLayer.release', () => {
     expect(seen).toEqual([200, 200]);
     expect(channel.requests('ACK')).toHaveLength(acksBefore + 1);
     expect(channel.requests('ACK').at(-1)).toBe(ack);
-    // Another fork's 2xx that the TU never ACKed: dropped.
+    // Another fork's 2xx that the TU never ACKed (§13.2.2.4): ACK and BYE, by the layer alone (no resolver
+    // given: over the INVITE's channel).
     layer.receiveResponse(createResponseTo(tx.request, 200, undefined, 'uas2'));
     expect(seen).toEqual([200, 200]);
-    expect(channel.requests('ACK')).toHaveLength(acksBefore + 1);
+    expect(channel.requests('ACK')).toHaveLength(acksBefore + 2);
+    expect(channel.requests('ACK').at(-1)!.headers.get('to')).toMatch(/;tag=uas2$/);
+    expect(channel.requests('BYE')).toHaveLength(1);
+    expect(channel.requests('BYE')[0]!.headers.get('to')).toMatch(/;tag=uas2$/);
     expect(tx.state).toBe('Accepted'); // Timer M still runs its course
   });
 
@@ -166,9 +170,10 @@ describe('TransactionLayer.release', () => {
     layer.receiveResponse(createResponseTo(tx.request, 200, undefined, 'fork1'));
     expect(seen).toEqual([486, 200]);
     layer.release('released-1');
-    // … and not once it let go.
+    // … and not once it let go: the layer ACKs and BYEs it itself.
     layer.receiveResponse(createResponseTo(tx.request, 200, undefined, 'fork2'));
     expect(seen).toEqual([486, 200]);
+    expect(channel.requests('BYE')).toHaveLength(1);
     // §17.1.1.2: the 486's retransmission is still ACKed by the transaction.
     const acks = channel.requests('ACK').length;
     layer.receiveResponse(createResponseTo(tx.request, 486, undefined, 'busy'));
