@@ -104,7 +104,7 @@ async function startMedia(config: GatewayConfig): Promise<{ media: MediaApi; wor
         throw err instanceof WorkerStartError ? new StartupError(`${err.message} (media.workers: ${m.workers})`, err) : err;
       });
       workers.push(...started);
-      for (const w of started) nodes.push({ name: w.name, media: w, ping: (timeoutMs) => w.ping(timeoutMs) });
+      for (const w of started) nodes.push({ name: w.name, media: w, ping: (timeoutMs) => w.ping(timeoutMs), keepCallsWhenSilent: true });
     }
     for (const n of m.nodes) {
       const remote = await RemoteMediaNode.connect({ ng: n.ng, ...(n.name ? { name: n.name } : {}), timeoutMs: m.nodeHealth.commandTimeout * 1000 });

@@ -6,16 +6,17 @@
  * Bad flags: a message naming the flag, exit code 2. SIGINT/SIGTERM: stop accepting ng commands, let running
  * ones answer, close the media plane, exit 0; a second signal exits at once with 1.
  *
- * With --supervised (a gateway media worker, forked by src/cluster/worker-process.ts): the ng address it bound is
- * sent over the IPC channel once it listens (or why it could not start), and the node shuts down when that
- * channel closes — the gateway stopped or died, even by SIGKILL — so no worker outlives its gateway. It ignores
+ * With --supervised (a gateway media worker, forked by src/cluster/worker-process.ts) the IPC channel is the
+ * control plane (src/cluster/worker-protocol.ts): ng commands come in and replies go out on it — no ng socket is
+ * needed, and none is opened unless a --listen-* flag asks — and the media plane's timeout, DTMF and failed
+ * events go out on it, since ng cannot carry them. `ready` is sent once commands are taken (or `failed` with why
+ * it could not start), and the node shuts down when that channel closes — the gateway stopped or died, even by SIGKILL — so no worker outlives its gateway. It ignores
  * SIGINT (a Ctrl-C reaches the gateway too, which stops its workers once its calls have ended).
  */
 import { logger } from './log.ts';
 import { CliError, MEDIA_NODE_USAGE, parseMediaNodeArgs, runMediaNode } from './ng/media-node-cli.ts';
 import type { MediaNodeOptions } from './ng/media-node-cli.ts';
-import { formatNgAddress } from './ng/ng-client.ts';
-import type { WorkerMessage } from './cluster/worker-protocol.ts';
+import { ngFromWire, ngToWire, parseSupervisorMessage, type WorkerMessage } from './cluster/worker-protocol.ts';
 
 /** A stop that hangs (a socket that will not close) must not keep an orphan alive. */
 const STOP_DEADLINE_MS = 5000;
@@ -99,11 +100,17 @@ process.on('SIGINT', options.supervised ? () => logger.debug('SIGINT ignored: th
 if (options.supervised) {
   onDisconnect = () => shutdown('disconnect');
   if (!process.connected) shutdown('disconnect');
-  // ng on UDP is what the supervisor connects to (it asks for exactly one listener).
-  const ng = udp[0];
-  void tellSupervisor(
-    ng === undefined
-      ? { type: 'failed', message: 'a supervised media node needs a --listen-ng (UDP) listener' }
-      : { type: 'ready', ng: formatNgAddress({ transport: 'udp', host: ng.address, port: ng.port }) },
-  );
+  // Fire and forget: a channel that closed meanwhile means the gateway is gone, and shutdown() follows.
+  const send = (message: WorkerMessage): void => {
+    if (process.connected) process.send!(message, undefined, undefined, () => undefined);
+  };
+  process.on('message', (raw) => {
+    const message = parseSupervisorMessage(raw);
+    if (message === undefined) return logger.warn('unknown message from the supervising gateway; ignored');
+    void node.server.receive(ngFromWire(message.data), 'ipc', (reply) => send({ type: 'ng', data: ngToWire(reply) }));
+  });
+  node.media.on('timeout', (callId, tag) => send({ type: 'media-timeout', callId, tag }));
+  node.media.on('dtmf', (callId, tag, digit) => send({ type: 'media-dtmf', callId, tag, digit }));
+  node.media.on('failed', (callId, tag, reason) => send({ type: 'media-failed', callId, tag, reason }));
+  void tellSupervisor({ type: 'ready' });
 }

@@ -1,17 +1,23 @@
 /**
  * A supervised media worker, as one node of the MediaDispatcher: a media-node process (worker-process.ts) driven
- * over ng (RemoteMediaNode), kept alive across crashes.
+ * over ng carried by its IPC channel (RemoteMediaNode over WorkerNgTransport: no ng port), kept alive across
+ * crashes.
  *
  * - The node keeps one name (`worker-1`) for the dispatcher while the process behind it changes: a restarted
- *   worker binds a new ng port, and a new RemoteMediaNode is connected to it.
+ *   worker gets a new RemoteMediaNode over its own channel.
+ * - The worker's media events (timeout, DTMF, a failed leg) come over the channel as they happen and are
+ *   re-emitted, so a media timeout ends the call as it does in-process (BYE, "Media timeout"), not as a
+ *   `failed` call found missing at the next reconcile.
  * - A process that exits unexpectedly is logged (pid, exit code, signal), and every call it carried is reported
  *   at once as `failed`: the dispatcher passes that on and the B2BUA ends those calls with BYE on both legs (their
- *   media went with the process). No need to wait for missed pings.
+ *   media went with the process). No need to wait for missed pings. Commands in flight on it fail at once too
+ *   (RemoteMediaNode.abort()), instead of waiting for their deadline.
  * - While no process runs, `offer` answers 503 (the dispatcher places the call on another node), `ping` rejects
  *   (after maxMissedPings the dispatcher takes the node out, and brings it back at the first answer), `delete` is
  *   a no-op (the call died with the process).
- * - A process that is alive but does not answer (hung, stopped) is killed after `killAfterMissedPings` pings in a
- *   row went unanswered — by then the dispatcher has taken it out and ended its calls — and so restarted too.
+ * - A process that is alive but does not answer (hung, stopped) is killed once `killAfterMissedPings` pings in a
+ *   row went unanswered AND nothing answered for `killAfterSilenceMs` — much later than the dispatcher takes it
+ *   out of placement, so a worker that is only starved of CPU for a while is not killed — and so restarted too.
  * - Restarts back off: 250 ms, doubling up to 30 s; a worker that stayed up 30 s starts again from 250 ms.
  * - retire() (the gateway's shutdown begins) stops restarting; close() stops supervising, lets the
  *   RemoteMediaNode delete its calls, then SIGTERM and, after a grace period, SIGKILL.
@@ -20,6 +26,8 @@ import { logger } from '../log.ts';
 import { TypedEmitter } from '../typed-events.ts';
 import type { AnswerFlags, MediaApi, MediaEvents, MediaStatistics, OfferFlags, SessionStats } from '../rtp-bridge/media-api.ts';
 import { RemoteMediaError, RemoteMediaNode } from '../rtp-bridge/remote-media.ts';
+import { WorkerNgTransport } from './worker-ng-transport.ts';
+import type { MediaEventMessage } from './worker-protocol.ts';
 import { WorkerProcess, type WorkerExit, type WorkerProcessOptions } from './worker-process.ts';
 
 export interface MediaWorkerOptions extends WorkerProcessOptions {
@@ -30,15 +38,17 @@ export interface MediaWorkerOptions extends WorkerProcessOptions {
   /** First restart delay (default 250 ms); doubles per failed restart up to `maxRestartDelayMs` (default 30 s). */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;
-  /** Unanswered pings in a row after which a live but silent process is killed (default 3; 0: never). */
+  /** Unanswered pings in a row after which a live but silent process is killed (default 9; 0: never). */
   killAfterMissedPings?: number;
+  /** …and only once no ping was answered for this long (default 30 000 ms; 0: the count alone decides). */
+  killAfterSilenceMs?: number;
 }
 
 export type MediaWorkerEvents = MediaEvents & {
   /** The process exited without being asked to; `calls` were failed; a new one starts in `restartInMs` (undefined: retired). */
   exit: [pid: number, exit: WorkerExit, calls: number, restartInMs: number | undefined];
   /** A new process is up (after an exit). */
-  restart: [pid: number, ng: string];
+  restart: [pid: number];
 };
 
 type State = 'running' | 'down' | 'closed';
@@ -60,26 +70,22 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
   #restarting: Promise<void> | undefined;
   #startedAt = Date.now();
   #missedPings = 0;
+  /** When a ping was last answered (or the process adopted). */
+  #lastPong = Date.now();
   #retired = false;
   #closing: Promise<void> | undefined;
 
   /** Starts the first process; rejects (WorkerStartError) if it cannot start: that is a start-up failure. */
   static async start(options: MediaWorkerOptions): Promise<MediaWorker> {
     const [proc, remote] = await MediaWorker.#spawn(options);
-    log.info({ worker: options.name, pid: proc.pid, ng: proc.ng }, 'media worker started');
+    log.info({ worker: options.name, pid: proc.pid }, 'media worker started');
     return new MediaWorker(options, proc, remote);
   }
 
   static async #spawn(options: MediaWorkerOptions): Promise<[WorkerProcess, RemoteMediaNode]> {
     const proc = await WorkerProcess.start(options);
-    try {
-      // Reconciling is for nodes that end calls on their own; a worker does too (media timeout), so keep it.
-      const remote = await RemoteMediaNode.connect({ ng: proc.ng, name: options.name, timeoutMs: options.commandTimeoutMs });
-      return [proc, remote];
-    } catch (err) {
-      await proc.stop(options.stopGraceMs ?? 5000);
-      throw err;
-    }
+    // Reconciling is for nodes that end calls on their own; a worker tells of its timeouts, but keep it as a net.
+    return [proc, RemoteMediaNode.over(new WorkerNgTransport(proc), { name: options.name, timeoutMs: options.commandTimeoutMs })];
   }
 
   private constructor(options: MediaWorkerOptions, proc: WorkerProcess, remote: RemoteMediaNode) {
@@ -97,10 +103,6 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
     return this.#state === 'running' ? this.#process.pid : undefined;
   }
 
-  get ng(): string | undefined {
-    return this.#state === 'running' ? this.#process.ng : undefined;
-  }
-
   get state(): State {
     return this.#state;
   }
@@ -110,6 +112,7 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
     try {
       const rtt = await remote.ping(timeoutMs);
       this.#missedPings = 0;
+      this.#lastPong = Date.now();
       return rtt;
     } catch (err) {
       if (remote === this.#remote && this.#state === 'running') this.#missedPing();
@@ -128,6 +131,10 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
 
   async answer(callId: string, fromTag: string, toTag: string, sdp: string, flags?: AnswerFlags): Promise<string> {
     return this.#running('answer').answer(callId, fromTag, toTag, sdp, flags);
+  }
+
+  async subscribeAnswer(callId: string, tag: string, sdp: string): Promise<void> {
+    return this.#running('subscribe answer').subscribeAnswer(callId, tag, sdp);
   }
 
   async delete(callId: string): Promise<void> {
@@ -190,21 +197,44 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
     this.#process = proc;
     this.#remote = remote;
     this.#startedAt = Date.now();
+    this.#lastPong = this.#startedAt;
     this.#missedPings = 0;
-    remote.on('timeout', (callId, tag) => this.emit('timeout', callId, tag));
-    remote.on('dtmf', (callId, tag, digit) => this.emit('dtmf', callId, tag, digit));
+    // From the worker's media plane, over the channel (ng has no notifications).
+    proc.on('media', (event) => {
+      if (this.#process === proc && this.#state === 'running') this.#mediaEvent(event);
+    });
+    // From reconcile: a call the worker no longer has (a net under the events above).
     remote.on('failed', (callId, tag, reason) => {
       if (this.#remote !== remote) return;
       this.#calls.delete(callId);
       this.emit('failed', callId, tag, reason);
     });
-    void proc.exited.then((exit) => this.#exited(proc, remote, exit));
+    proc.exited
+      .then((exit) => this.#exited(proc, remote, exit))
+      .catch((err: unknown) => log.error({ worker: this.name, pid: proc.pid, err }, 'media worker exit handling failed'));
+  }
+
+  #mediaEvent(event: MediaEventMessage): void {
+    switch (event.type) {
+      case 'media-timeout':
+        // The worker deletes the call itself (as rtpengine does); the B2BUA's delete that follows is a no-op there.
+        this.emit('timeout', event.callId, event.tag);
+        break;
+      case 'media-dtmf':
+        this.emit('dtmf', event.callId, event.tag, event.digit);
+        break;
+      case 'media-failed':
+        this.emit('failed', event.callId, event.tag, event.reason);
+        break;
+    }
   }
 
   #missedPing(): void {
-    const limit = this.#options.killAfterMissedPings ?? 3;
+    const limit = this.#options.killAfterMissedPings ?? 9;
     if (limit === 0 || ++this.#missedPings < limit) return;
-    log.error({ worker: this.name, pid: this.#process.pid, missedPings: this.#missedPings }, 'media worker does not answer; killing it');
+    const silentMs = Date.now() - this.#lastPong;
+    if (silentMs < (this.#options.killAfterSilenceMs ?? 30_000)) return;
+    log.error({ worker: this.name, pid: this.#process.pid, missedPings: this.#missedPings, silentMs }, 'media worker does not answer; killing it');
     this.#missedPings = 0;
     // The exit is then handled like any other: calls failed (if any are left), restart with back-off.
     this.#process.kill();
@@ -216,7 +246,7 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
     const failed = [...this.#calls];
     this.#calls.clear();
     // Its commands in flight fail now rather than at their deadline; there is nothing left to delete on it.
-    void remote.close().catch(() => undefined);
+    remote.abort(`media worker ${this.name} (pid ${proc.pid}) exited`);
     if (Date.now() - this.#startedAt >= STABLE_MS) this.#restartDelayMs = this.#options.restartDelayMs ?? 250;
     const restartInMs = this.#retired ? undefined : this.#restartDelayMs;
     log.error(
@@ -232,7 +262,9 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
     const delay = this.#restartDelayMs;
     this.#restartDelayMs = Math.min(delay * 2, this.#options.maxRestartDelayMs ?? 30_000);
     this.#restartTimer = setTimeout(() => {
-      this.#restarting = this.#restart().finally(() => (this.#restarting = undefined));
+      this.#restarting = this.#restart()
+        .catch((err: unknown) => log.error({ worker: this.name, err }, 'media worker restart failed unexpectedly'))
+        .finally(() => (this.#restarting = undefined));
     }, delay);
   }
 
@@ -256,8 +288,8 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
     }
     this.#state = 'running';
     this.#adopt(proc, remote);
-    log.info({ worker: this.name, pid: proc.pid, ng: proc.ng }, 'media worker restarted');
-    this.emit('restart', proc.pid, proc.ng);
+    log.info({ worker: this.name, pid: proc.pid }, 'media worker restarted');
+    this.emit('restart', proc.pid);
   }
 
   /** Throws when no process runs: every caller is async, so that is a rejection, never a synchronous throw. */

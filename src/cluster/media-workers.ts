@@ -28,13 +28,33 @@ export function workerArgs(media: GatewayConfig['media'], count: number): string
   const common = [
     '--interface',
     media.advertisedAddress === undefined ? media.bindAddress : `${media.bindAddress}!${media.advertisedAddress}`,
-    '--timeout',
-    String(media.timeout),
+    // In whole ms: the schema takes any positive number of seconds (1e-7, 0.0005, 1e6), which `--timeout`'s
+    // seconds with at most 3 decimals, up to 86400, would refuse — and then no worker would start.
+    '--timeout-ms',
+    String(Math.max(1, Math.round(media.timeout * 1000))),
     '--codecs',
     media.codecs.join(','),
     ...(media.iceAddresses ?? []).flatMap((a) => ['--ice-address', a]),
   ];
   return slices.map((s) => [...common, '--port-min', String(s.min), '--port-max', String(s.max)]);
+}
+
+/** A worker that does not answer is killed only after this long without a pong (and 3× the take-out count). */
+export const KILL_AFTER_SILENCE_MS = 30_000;
+
+/**
+ * When a silent worker is killed. Not when the dispatcher takes it out (`maxMissedPings`): a worker that is alive
+ * but starved of CPU for a moment (a long GC, a load spike) would be killed with every call on it, its load
+ * moved onto the others — which then starve and are killed in turn. Taken out of placement at the normal
+ * threshold, it is killed only after a much longer silence: 3× the take-out count of missed pings, and at least
+ * KILL_AFTER_SILENCE_MS without a pong. A worker that died is seen at once anyway (its exit), not by pings.
+ */
+export function workerSupervision(media: GatewayConfig['media']): { killAfterMissedPings: number; killAfterSilenceMs: number } {
+  const takeOutMs = media.nodeHealth.maxMissedPings * media.nodeHealth.pingInterval * 1000;
+  return {
+    killAfterMissedPings: 3 * media.nodeHealth.maxMissedPings,
+    killAfterSilenceMs: Math.max(KILL_AFTER_SILENCE_MS, 3 * takeOutMs),
+  };
 }
 
 export interface StartWorkersOptions {
@@ -56,7 +76,7 @@ export async function startMediaWorkers(media: GatewayConfig['media'], count: nu
         name: `worker-${i + 1}`,
         args: a,
         commandTimeoutMs: media.nodeHealth.commandTimeout * 1000,
-        killAfterMissedPings: media.nodeHealth.maxMissedPings,
+        ...workerSupervision(media),
         ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
         ...(options.restartDelayMs !== undefined ? { restartDelayMs: options.restartDelayMs } : {}),
       }),

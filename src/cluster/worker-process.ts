@@ -3,14 +3,16 @@
  * flags (process.execPath, process.execArgv), an IPC channel, stdout shared with the gateway (its JSON log lines
  * join the gateway's) and stderr kept (bounded) for the error message if it cannot start.
  *
- * The worker binds ng on 127.0.0.1 port 0 and reports the port it got over the channel, so no port is guessed.
- * It exits when the channel closes, so a gateway that dies (even by SIGKILL) leaves no worker behind.
+ * The channel carries everything (worker-protocol.ts): ng commands and replies, the worker's media events, its
+ * readiness. No ng port is opened: nothing on the machine but the gateway can drive a worker's media.
+ * The worker exits when the channel closes, so a gateway that dies (even by SIGKILL) leaves no worker behind.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../errors.ts';
 import { logger } from '../log.ts';
-import { parseWorkerMessage } from './worker-protocol.ts';
+import { TypedEmitter } from '../typed-events.ts';
+import { ngFromWire, ngToWire, parseWorkerMessage, type MediaEventMessage, type SupervisorMessage } from './worker-protocol.ts';
 
 const MEDIA_NODE_SCRIPT = fileURLToPath(new URL('../media-node.ts', import.meta.url));
 const STDERR_KEPT = 4096;
@@ -48,7 +50,7 @@ export class WorkerStartError extends GatewayError {
 export interface WorkerProcessOptions {
   /** For messages: `worker-1`. */
   name: string;
-  /** media-node flags besides --listen-ng and --supervised (interface, ports, timeout, ICE, codecs). */
+  /** media-node flags besides --supervised (interface, ports, timeout, ICE, codecs). */
   args: readonly string[];
   /** How long the worker may take to listen (default 15 s: a loaded machine imports slowly). */
   readyTimeoutMs?: number;
@@ -56,19 +58,24 @@ export interface WorkerProcessOptions {
   logLevel?: string;
 }
 
-export class WorkerProcess {
+export type WorkerProcessEvents = {
+  /** An ng message (a reply) from the worker. */
+  ng: [message: Buffer];
+  /** A media event of the worker's (timeout, DTMF, failed leg). */
+  media: [event: MediaEventMessage];
+};
+
+export class WorkerProcess extends TypedEmitter<WorkerProcessEvents> {
   readonly name: string;
   readonly pid: number;
-  /** Its ng address, `udp:127.0.0.1:PORT`. */
-  readonly ng: string;
   /** Settles when the process has exited (never rejects). */
   readonly exited: Promise<WorkerExit>;
   readonly #child: ChildProcess;
   #exit: WorkerExit | undefined;
 
-  /** Forks the worker and waits for its ng address; a worker that exits or stays silent first is killed and rejected. */
+  /** Forks the worker and waits for it to be ready; a worker that exits or stays silent first is killed and rejected. */
   static async start(options: WorkerProcessOptions): Promise<WorkerProcess> {
-    const child = fork(MEDIA_NODE_SCRIPT, ['--supervised', '--listen-ng', '127.0.0.1:0', ...options.args], {
+    const child = fork(MEDIA_NODE_SCRIPT, ['--supervised', ...options.args], {
       execPath: process.execPath,
       execArgv: workerExecArgv(process.execArgv),
       env: options.logLevel === undefined ? process.env : { ...process.env, LOG_LEVEL: options.logLevel },
@@ -88,20 +95,20 @@ export class WorkerProcess {
       });
     });
     const timeoutMs = options.readyTimeoutMs ?? 15_000;
-    let ng: string;
+    let onMessage: ((raw: unknown) => void) | undefined;
     try {
-      ng = await new Promise<string>((resolve, reject) => {
+      await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new WorkerStartError(`media worker ${options.name} did not report ready within ${timeoutMs} ms`)), timeoutMs);
-        child.on('message', (raw) => {
+        child.on('message', (onMessage = (raw) => {
           const message = parseWorkerMessage(raw);
           if (message?.type === 'ready') {
             clearTimeout(timer);
-            resolve(message.ng);
+            resolve();
           } else if (message?.type === 'failed') {
             clearTimeout(timer);
             reject(new WorkerStartError(`media worker ${options.name} could not start: ${message.message}`));
           }
-        });
+        }));
         child.once('error', (err) => {
           clearTimeout(timer);
           reject(new WorkerStartError(`media worker ${options.name} could not be started: ${err.message}`, err));
@@ -116,18 +123,39 @@ export class WorkerProcess {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
       throw err;
+    } finally {
+      // From here the WorkerProcess reads the channel.
+      if (onMessage !== undefined) child.off('message', onMessage);
     }
-    return new WorkerProcess(options.name, child, ng, exited);
+    return new WorkerProcess(options.name, child, exited);
   }
 
-  private constructor(name: string, child: ChildProcess, ng: string, exited: Promise<WorkerExit>) {
+  private constructor(name: string, child: ChildProcess, exited: Promise<WorkerExit>) {
+    super();
     this.name = name;
     this.#child = child;
     this.pid = child.pid!;
-    this.ng = ng;
     this.exited = exited.then((exit) => (this.#exit = exit));
+    child.on('message', (raw) => {
+      const message = parseWorkerMessage(raw);
+      if (message === undefined) log.warn({ worker: name, pid: this.pid }, 'media worker sent an unknown message; ignored');
+      else if (message.type === 'ng') this.emit('ng', ngFromWire(message.data));
+      else if (message.type !== 'ready' && message.type !== 'failed') this.emit('media', message);
+    });
     // A failed kill() is reported as 'error' on the child; unheard, it would take the gateway down.
     child.on('error', (err) => log.warn({ worker: name, pid: this.pid, err: err.message }, 'media worker process error'));
+  }
+
+  /**
+   * Sends an ng message over the channel. A channel already closed (the worker exiting) drops it: the request
+   * then fails at its deadline, or at once when the exit is handled (MediaWorker aborts its client).
+   */
+  sendNg(message: Buffer): void {
+    if (!this.#child.connected) return;
+    const out: SupervisorMessage = { type: 'ng', data: ngToWire(message) };
+    this.#child.send(out, (err) => {
+      if (err) log.debug({ worker: this.name, pid: this.pid, err: err.message }, 'ng message to the media worker not sent');
+    });
   }
 
   get running(): boolean {

@@ -309,8 +309,11 @@ const limitsSchema = z.strictObject({
       retryAfter: z.number().int().min(0).max(3600).default(2),
       /** Event-loop delay sampling window, ms. */
       sampleInterval: z.number().int().min(10).max(10000).default(500),
-      /** Out-of-dialog methods refused while overloaded (ACK, CANCEL, BYE and in-dialog requests never are). */
-      methods: z.array(z.enum(['INVITE', 'REGISTER', 'OPTIONS', 'MESSAGE', 'SUBSCRIBE'])).min(1).default(['INVITE']),
+      /**
+       * Out-of-dialog methods refused while overloaded (ACK, CANCEL, BYE and in-dialog requests never are): those the
+       * B2BUA handles out of a dialog; any other method gets 405/501 before overload is considered.
+       */
+      methods: z.array(z.enum(['INVITE', 'REGISTER', 'OPTIONS'])).min(1).default(['INVITE']),
     })
     .prefault({}),
 });

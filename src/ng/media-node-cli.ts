@@ -8,10 +8,12 @@
  *   --interface [NAME/]ADDR[!ADVERTISED]                              rtpengine --interface (one here)
  *   --port-min N --port-max N    media port range (30000-40000)      rtpengine --port-min/--port-max
  *   --timeout SECS               no-media timeout (media default)    rtpengine --timeout (fractions allowed here)
+ *   --timeout-ms MS              the same in milliseconds (what the gateway passes its workers: any positive
+ *                                media.timeout survives as a whole number of ms)
  *   --ice-address ADDR           ICE host candidate (repeatable)     default: the advertised address
  *   --codecs LIST                codecs relayed, comma-separated     default: the media plane's (PCMU,…,opus)
- *   --supervised                 run as a gateway media worker: report the ng address over the IPC channel
- *                                and exit when that channel closes (src/cluster/media-worker.ts sets it)
+ *   --supervised                 run as a gateway media worker: ng and media events over the IPC channel (no
+ *                                --listen-* needed), exit when that channel closes (src/cluster/worker-process.ts)
  *
  * A PORT without an address listens on 127.0.0.1, not on every address as rtpengine does: ng has no
  * authentication, so exposing it must be a deliberate choice. IPv6 addresses go in brackets: [::1]:2223.
@@ -25,7 +27,7 @@ import type { NgListenAddress } from './ng-server.ts';
 
 export const MEDIA_NODE_USAGE = `usage: node src/media-node.ts --listen-ng [IP:]PORT --interface [NAME/]ADDR[!ADVERTISED]
        [--listen-tcp-ng [IP:]PORT] [--listen-ws-ng [IP:]PORT]
-       [--port-min 30000] [--port-max 40000] [--timeout SECONDS]
+       [--port-min 30000] [--port-max 40000] [--timeout SECONDS | --timeout-ms MS]
        [--ice-address ADDR]... [--codecs PCMU,PCMA,G722,opus,telephone-event] [--supervised]`;
 
 export class CliError extends GatewayError {
@@ -77,6 +79,7 @@ const VALUE_FLAGS = new Set([
   '--port-min',
   '--port-max',
   '--timeout',
+  '--timeout-ms',
   '--ice-address',
   '--codecs',
 ]);
@@ -110,7 +113,9 @@ export function parseMediaNodeArgs(argv: readonly string[]): MediaNodeOptions | 
   const udp = listen('--listen-ng');
   const tcp = listen('--listen-tcp-ng');
   const ws = listen('--listen-ws-ng');
-  if (udp.length + tcp.length + ws.length === 0) {
+  const supervised = values.has('--supervised');
+  // A supervised worker is driven over its IPC channel: a listener is only there if asked for.
+  if (udp.length + tcp.length + ws.length === 0 && !supervised) {
     throw new CliError('one of --listen-ng, --listen-tcp-ng or --listen-ws-ng is required', '--listen-ng');
   }
   const interfaces = values.get('--interface') ?? [];
@@ -120,6 +125,8 @@ export function parseMediaNodeArgs(argv: readonly string[]): MediaNodeOptions | 
   const portMax = single(values, '--port-max', (v) => parsePort('--port-max', v)) ?? 40000;
   if (portMax <= portMin) throw new CliError(`--port-max ${portMax} must be above --port-min ${portMin}`, '--port-max');
   const timeout = single(values, '--timeout', (v) => parseSeconds('--timeout', v));
+  const timeoutMs = single(values, '--timeout-ms', (v) => parseMilliseconds('--timeout-ms', v));
+  if (timeout !== undefined && timeoutMs !== undefined) throw new CliError('--timeout and --timeout-ms: give one of them', '--timeout-ms');
   const iceAddresses = values.get('--ice-address')?.map((v) => {
     if (isIP(v) === 0) throw new CliError(`--ice-address ${JSON.stringify(v)}: expected an IP address`, '--ice-address');
     return v;
@@ -136,10 +143,10 @@ export function parseMediaNodeArgs(argv: readonly string[]): MediaNodeOptions | 
     interface: parseInterface(interfaces[0]!),
     portMin,
     portMax,
-    mediaTimeoutMs: timeout === undefined ? undefined : Math.round(timeout * 1000),
+    mediaTimeoutMs: timeoutMs ?? (timeout === undefined ? undefined : Math.round(timeout * 1000)),
     iceAddresses,
     codecs,
-    supervised: values.has('--supervised'),
+    supervised,
   };
 }
 
@@ -160,6 +167,14 @@ function parseInteger(flag: string, value: string, min: number, max: number): nu
 function parseSeconds(flag: string, value: string): number {
   if (!/^\d{1,5}(?:\.\d{1,3})?$/.test(value) || Number(value) <= 0 || Number(value) > 86_400) {
     throw new CliError(`${flag} ${JSON.stringify(value)}: expected seconds, above 0 and at most 86400`, flag);
+  }
+  return Number(value);
+}
+
+/** A whole number of ms, at least 1; no upper bound here (the media plane's timeout watcher sweeps, no long timer). */
+function parseMilliseconds(flag: string, value: string): number {
+  if (!/^\d{1,15}$/.test(value) || Number(value) < 1) {
+    throw new CliError(`${flag} ${JSON.stringify(value)}: expected a whole number of milliseconds, at least 1`, flag);
   }
   return Number(value);
 }

@@ -8,7 +8,10 @@
  *
  * Retransmission backs off: first after `retransmitMs`, then doubling up to `maxRetransmitMs` (Kamailio retries
  * at a fixed rtpengine_tout_ms; doubling keeps a loaded node from being flooded while it works through a queue).
- * The socket is connect()ed to the node, so the kernel only hands us datagrams from it. Nothing the node sends
+ * The socket is connect()ed to the node, so the kernel only hands us datagrams from it. Another channel can carry
+ * the same messages (NgTransport: a supervised worker's IPC pipe); a reliable one is never retransmitted on.
+ * abort() is for a node known dead: every waiting request rejects at once (NG_ABORTED), nothing more is sent.
+ * Nothing the node sends
  * can throw out of here: a datagram without a known cookie is dropped, an undecodable reply rejects only the
  * request it names. The reply readers at the end turn `query`/`statistics`/`list` replies back into the media
  * API's types (the inverse of ng-reply.ts).
@@ -28,6 +31,8 @@ export type NgClientErrorCode =
   | 'NG_TIMEOUT'
   /** The client was closed while the request waited. */
   | 'NG_CLOSED'
+  /** The node is gone (its process exited): abort() rejected the request without waiting for its deadline. */
+  | 'NG_ABORTED'
   /** A reply with our cookie that is not an ng reply dictionary. */
   | 'NG_BAD_REPLY'
   /** The node answered `result: error`; `reason` is its `error-reason`. */
@@ -72,6 +77,22 @@ export function parseNgAddress(value: string): NgAddress {
 
 export function formatNgAddress(address: NgAddress): string {
   return isIPv6(address.host) ? `udp6:[${address.host}]:${address.port}` : `udp:${address.host}:${address.port}`;
+}
+
+/**
+ * What carries ng messages (`cookie SP bencode`) between the client and one node, when it is not UDP: a
+ * supervised media worker's IPC channel (src/cluster/worker-ng-transport.ts).
+ */
+export interface NgTransport {
+  /** For messages and logs: `ipc:worker-1 (pid 1234)`. */
+  readonly label: string;
+  /** Messages sent are delivered in order or the channel is gone (a pipe): no retransmissions then. */
+  readonly reliable: boolean;
+  send(message: Buffer): void;
+  /** Sets the one receiver of the node's messages. */
+  receive(handler: (message: Buffer) => void): void;
+  /** Stops receiving; the channel itself belongs to whoever made the transport. */
+  close(): Promise<void>;
 }
 
 export interface NgClientOptions {
@@ -122,9 +143,41 @@ interface Pending {
 
 const log = logger.child({ component: 'ng-client' });
 
+/** A UDP socket connected to the node, as an NgTransport. */
+class UdpTransport implements NgTransport {
+  readonly label: string;
+  readonly reliable = false;
+  readonly socket: dgram.Socket;
+
+  constructor(address: NgAddress, socket: dgram.Socket) {
+    this.label = formatNgAddress(address);
+    this.socket = socket;
+    // ICMP port unreachable on a connected socket surfaces here (ECONNREFUSED): the node is not listening.
+    // Requests keep retransmitting until their deadline; the error itself is only worth a debug line.
+    socket.on('error', (err) => log.debug({ err, node: this.label }, 'ng client socket error'));
+  }
+
+  send(message: Buffer): void {
+    this.socket.send(message, (err) => {
+      if (err) log.debug({ err, node: this.label }, 'ng request not sent');
+    });
+  }
+
+  receive(handler: (message: Buffer) => void): void {
+    this.socket.on('message', (message) => handler(message));
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
 export class NgClient {
-  readonly address: NgAddress;
-  readonly #socket: dgram.Socket;
+  /** The node's UDP address (undefined over another transport). */
+  readonly address: NgAddress | undefined;
+  /** The node, for messages: `udp:127.0.0.1:2223`, `ipc:worker-1 (pid 1234)`. */
+  readonly label: string;
+  readonly #transport: NgTransport;
   readonly #options: Required<Omit<NgClientOptions, 'address' | 'bindAddress'>>;
   readonly #pending = new Map<string, Pending>();
   /** Requests waiting for a place in the window, oldest first. */
@@ -137,9 +190,10 @@ export class NgClient {
   /** Datagrams that matched no waiting request (late replies to a timed-out request, duplicates). */
   strayReplies = 0;
 
-  private constructor(address: NgAddress, socket: dgram.Socket, options: NgClientOptions) {
+  private constructor(address: NgAddress | undefined, transport: NgTransport, options: Omit<NgClientOptions, 'address'>) {
     this.address = address;
-    this.#socket = socket;
+    this.label = transport.label;
+    this.#transport = transport;
     this.#options = {
       timeoutMs: options.timeoutMs ?? 3000,
       retransmitMs: options.retransmitMs ?? 500,
@@ -147,10 +201,12 @@ export class NgClient {
       maxPending: options.maxPending ?? 4096,
       maxInFlight: options.maxInFlight ?? 64,
     };
-    socket.on('message', (message) => this.#receive(message));
-    // ICMP port unreachable on a connected socket surfaces here (ECONNREFUSED): the node is not listening.
-    // Requests keep retransmitting until their deadline; the error itself is only worth a debug line.
-    socket.on('error', (err) => log.debug({ err, node: formatNgAddress(address) }, 'ng client socket error'));
+    transport.receive((message) => this.#receive(message));
+  }
+
+  /** A client over another channel than UDP (`bindAddress` does not apply). */
+  static over(transport: NgTransport, options: Omit<NgClientOptions, 'address' | 'bindAddress'> = {}): NgClient {
+    return new NgClient(undefined, transport, options);
   }
 
   /** Binds a UDP socket and connects it to the node (no datagram is sent until the first request). */
@@ -178,11 +234,13 @@ export class NgClient {
       socket.close();
       throw err;
     }
-    return new NgClient(address, socket, options);
+    return new NgClient(address, new UdpTransport(address, socket), options);
   }
 
+  /** The local UDP address (throws over another transport: there is none). */
   get local(): AddressInfo {
-    return this.#socket.address();
+    if (!(this.#transport instanceof UdpTransport)) throw new NgClientError('NG_ADDRESS', `${this.label} is not a UDP client`);
+    return this.#transport.socket.address();
   }
 
   /** Requests waiting for a reply. */
@@ -202,7 +260,7 @@ export class NgClient {
   request(dict: NgRequest, options: NgRequestOptions = {}): Promise<BencodeDict> {
     if (this.#closed) return Promise.reject(new NgClientError('NG_CLOSED', 'the ng client is closed'));
     if (this.#pending.size >= this.#options.maxPending) {
-      return Promise.reject(new NgClientError('NG_BUSY', `${this.#pending.size} ng requests already waiting for ${formatNgAddress(this.address)}`));
+      return Promise.reject(new NgClientError('NG_BUSY', `${this.#pending.size} ng requests already waiting for ${this.label}`));
     }
     const cookie = `${this.#prefix}_${this.#seq++}`;
     const datagram = frameNgMessage(cookie, encodeBencode(dict));
@@ -239,13 +297,28 @@ export class NgClient {
   /** Rejects every waiting request with NG_CLOSED and closes the socket. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#shutdown((pending) => new NgClientError('NG_CLOSED', `the ng client was closed before ${pending.command} was answered`));
+    await this.#transport.close();
+  }
+
+  /**
+   * The node is known to be gone (its process exited): every waiting request rejects now with NG_ABORTED
+   * rather than at its deadline, and nothing more is sent (no delete could reach it). Idempotent; the transport
+   * is closed in the background.
+   */
+  abort(reason: string): void {
+    if (this.#closed) return;
+    this.#shutdown((pending) => new NgClientError('NG_ABORTED', `${pending.command} to ${this.label} aborted: ${reason}`));
+    this.#transport.close().catch((err: unknown) => log.debug({ err, node: this.label }, 'ng transport close failed'));
+  }
+
+  #shutdown(error: (pending: Pending) => NgClientError): void {
     this.#closed = true;
     this.#queue.length = 0;
     for (const pending of [...this.#pending.values()]) {
       this.#settle(pending);
-      pending.reject(new NgClientError('NG_CLOSED', `the ng client was closed before ${pending.command} was answered`));
+      pending.reject(error(pending));
     }
-    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
   }
 
   /** Into the window: first send, retransmissions scheduled. */
@@ -258,31 +331,32 @@ export class NgClient {
 
   #send(pending: Pending): void {
     try {
-      this.#socket.send(pending.datagram, (err) => {
-        if (err) log.debug({ err, command: pending.command }, 'ng request not sent');
-      });
+      this.#transport.send(pending.datagram);
     } catch (err) {
       // Only after close(); the request has been rejected already.
       log.debug({ err }, 'ng send after close');
     }
   }
 
-  /** Next retransmission, or the deadline when it comes first. */
+  /** Next retransmission, or the deadline when it comes first (a reliable transport: only the deadline). */
   #schedule(pending: Pending): void {
     const left = pending.deadline - Date.now();
     if (left <= 0) return this.#timeout(pending);
-    const gap = Math.min(pending.nextGapMs, left);
+    const reliable = this.#transport.reliable;
+    const gap = reliable ? left : Math.min(pending.nextGapMs, left);
     pending.timer = setTimeout(() => {
       if (Date.now() >= pending.deadline) return this.#timeout(pending);
-      this.#send(pending);
-      pending.nextGapMs = Math.min(pending.nextGapMs * 2, this.#options.maxRetransmitMs);
+      if (!reliable) {
+        this.#send(pending);
+        pending.nextGapMs = Math.min(pending.nextGapMs * 2, this.#options.maxRetransmitMs);
+      }
       this.#schedule(pending);
     }, gap);
   }
 
   #timeout(pending: Pending): void {
     this.#settle(pending);
-    pending.reject(new NgClientError('NG_TIMEOUT', `no reply to ${pending.command} from ${formatNgAddress(this.address)}`));
+    pending.reject(new NgClientError('NG_TIMEOUT', `no reply to ${pending.command} from ${this.label}`));
   }
 
   /** Done with a request (answered, timed out or closed): out of the map, its place in the window to the next. */

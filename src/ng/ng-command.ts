@@ -46,6 +46,13 @@ export type NgCommand =
       offererKind: LegKind | undefined;
     })
   | (Base & {
+      /** The side `toTag` answered the SDP we generated for it (MediaApi.subscribeAnswer); no SDP in the reply. */
+      command: 'subscribe answer';
+      callId: string;
+      toTag: string;
+      sdp: string;
+    })
+  | (Base & {
       command: 'delete';
       callId: string;
       fromTag: string | undefined;
@@ -81,7 +88,7 @@ export type NgCommandName = NgCommand['command'];
 // Commands rtpengine defines that this media plane does not carry out (answered "not supported").
 const RTPENGINE_ONLY = new Set([
   'pause recording', 'block DTMF', 'unblock DTMF', 'silence media', 'unsilence media', 'start forwarding',
-  'stop forwarding', 'stop media', 'publish', 'subscribe request', 'subscribe answer', 'unsubscribe',
+  'stop forwarding', 'stop media', 'publish', 'subscribe request', 'unsubscribe',
   'inject start', 'inject stop', 'connect', 'create', 'create answer', 'mesh',
 ]);
 
@@ -150,6 +157,8 @@ function parse(
       const viaBranch = reader.string('via branch') || undefined;
       return { command, callId, fromTag, toTag, viaBranch, sdp, flags: answerFlags, offererKind: media.kind, warnings };
     }
+    case 'subscribe answer':
+      return { command, callId: reader.requiredString('call id'), toTag: reader.requiredString('to tag'), sdp: reader.requiredString('sdp'), warnings };
     case 'delete': {
       const callId = reader.requiredString('call id');
       const fromTag = reader.string('from tag') || undefined;

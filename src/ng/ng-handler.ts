@@ -57,6 +57,9 @@ async function run(
       }
       return { result: 'ok', sdp: await media.answer(cmd.callId, cmd.fromTag, cmd.toTag, cmd.sdp, cmd.flags) };
     }
+    case 'subscribe answer':
+      await media.subscribeAnswer(cmd.callId, cmd.toTag, cmd.sdp);
+      return { result: 'ok' };
     case 'delete': {
       const stats = cmd.fatal || !cmd.fast ? await media.query(cmd.callId) : undefined;
       if (stats === undefined && (cmd.fatal || !cmd.fast)) {

@@ -5,6 +5,9 @@
  *   - WebSocket: one message per frame, subprotocol `ng.rtpengine.com` (cookie framing, what Kamailio's
  *     rtpengine module asks for) or `ng-plain.rtpengine.com` (bare dictionaries; docs/http_websocket_support.md).
  *
+ * A channel the server does not own (a supervised media worker's IPC pipe to its gateway) hands its messages to
+ * receive(): cookie framing, no size limit but the decoder's, no socket at all.
+ *
  * Every cookie-framed message goes through the retransmission cache (cookie-cache.ts) before anything runs.
  * Nothing a peer sends can stop the server: undecodable input gets an error reply (or silence when not even a
  * cookie can be read), media API failures become `result: error`, socket errors are logged and the socket
@@ -271,6 +274,14 @@ export class NgServer {
       ws.on('close', () => this.#connections.delete(ws));
     });
     this.#ws.push(wss);
+  }
+
+  /**
+   * One cookie-framed message from a channel the server does not own; `reply` gets the framed reply (or the cached
+   * one for a retransmission). `source` names the peer for the cookie cache and the counters. Never rejects.
+   */
+  receive(message: Buffer, source: string, reply: (message: Buffer) => void): Promise<void> {
+    return this.#receive(message, source, { id: source, send: reply }, 'ng', Infinity);
   }
 
   // ---------------------------------------------------------------------------------------------- messages

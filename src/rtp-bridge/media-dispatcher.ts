@@ -7,7 +7,7 @@
  *   stays there: every later command for the Call-ID goes to the same node. A node that cannot take the call
  *   (503: unreachable, out of ports, shutting down) is skipped and the next one tried.
  * - health: every node with a `ping` is pinged every `pingIntervalMs`; `maxMissedPings` misses in a row take it
- *   out (`node-down`): new calls go elsewhere, and every call on it gets a `failed` event so the signalling side
+ *   out (`node-down`): new calls go elsewhere, and (unless the node is `keepCallsWhenSilent`) every call on it gets a `failed` event so the signalling side
  *   ends it on both legs (its media went with the node). The first answer brings it back (`node-up`), and the
  *   calls it still held are deleted on it then (they were ended meanwhile).
  * - events of a node are passed on only for the calls this dispatcher placed on that node.
@@ -24,6 +24,13 @@ export interface DispatchNode {
   readonly media: MediaApi;
   /** Health probe: resolves when the node answers within `timeoutMs`. Omitted: always healthy (in-process). */
   ping?(timeoutMs: number): Promise<unknown>;
+  /**
+   * A node whose death is reported by other means (a supervised local process: its supervisor fails its calls
+   * when it exits): missed pings only take it out of placement, and its calls carry on. A CPU-starved node
+   * answers pings late long before its media stops, and ending its calls then would move their load (and the
+   * starvation) onto the others.
+   */
+  readonly keepCallsWhenSilent?: boolean;
 }
 
 export interface MediaDispatcherOptions {
@@ -163,6 +170,11 @@ export class MediaDispatcher extends TypedEmitter<DispatcherEvents> implements M
   async answer(callId: string, fromTag: string, toTag: string, sdp: string, flags?: AnswerFlags): Promise<string> {
     await this.#settled(callId);
     return this.#mediaOf(callId).answer(callId, fromTag, toTag, sdp, flags);
+  }
+
+  async subscribeAnswer(callId: string, tag: string, sdp: string): Promise<void> {
+    await this.#settled(callId);
+    return this.#mediaOf(callId).subscribeAnswer(callId, tag, sdp);
   }
 
   async delete(callId: string): Promise<void> {
@@ -336,6 +348,11 @@ export class MediaDispatcher extends TypedEmitter<DispatcherEvents> implements M
     if (entry.state !== 'up' || entry.missed < this.#maxMissed) return;
     entry.state = 'down';
     entry.reported = undefined;
+    if (entry.node.keepCallsWhenSilent === true) {
+      log.warn({ node: entry.node.name, missedPings: entry.missed, calls: entry.calls.size }, 'media node slow to answer; out of rotation, its calls carry on');
+      this.emit('node-down', entry.node.name, 0);
+      return;
+    }
     // Unplace first: a listener that ends the call calls delete(), which must find nothing left to do here.
     const failed: Array<[string, string]> = [];
     for (const callId of entry.calls) {

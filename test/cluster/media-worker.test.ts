@@ -1,13 +1,17 @@
 /**
- * One supervised media worker, as real processes on loopback: `node src/media-node.ts --supervised` reports the
- * ng port it bound, answers ng there, stops on SIGTERM (SIGKILL when it does not), and MediaWorker restarts it
- * after an unexpected exit with a growing delay, answering 503 meanwhile so calls go elsewhere.
+ * One supervised media worker, as real processes: `node src/media-node.ts --supervised` takes ng over its IPC
+ * channel (no ng port at all), stops on SIGTERM (SIGKILL when it does not), and MediaWorker restarts it after an
+ * unexpected exit with a growing delay, answering 503 meanwhile so calls go elsewhere; commands in flight on a
+ * worker that died fail at once; a worker only starved for a while is not killed.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fork } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NgClient } from '../../src/ng/ng-client.ts';
+import { WorkerNgTransport } from '../../src/cluster/worker-ng-transport.ts';
 import { WorkerProcess, WorkerStartError } from '../../src/cluster/worker-process.ts';
+import { ngFromWire, ngToWire } from '../../src/cluster/worker-protocol.ts';
 import { MediaWorker, type MediaWorkerEvents } from '../../src/cluster/media-worker.ts';
 import { RemoteMediaError } from '../../src/rtp-bridge/remote-media.ts';
 
@@ -30,20 +34,44 @@ function next<K extends 'exit' | 'restart'>(worker: MediaWorker, event: K): Prom
   return new Promise((resolve) => worker.once(event, (...args) => resolve(args)));
 }
 
+/** The sockets of `pid` that listen for anyone on the machine: bound UDP sockets and listening TCP ones. */
+function listeningSockets(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed while we looked
+    }
+  }
+  const found: string[] = [];
+  for (const table of ['udp', 'udp6', 'tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address … st … inode: TCP state 0A is LISTEN; a UDP socket is bound as soon as it is in the table.
+      if (f.length > 9 && inodes.has(f[9]!) && (table.startsWith('udp') || f[3] === '0A')) found.push(`${table} ${f[1]}`);
+    }
+  }
+  return found;
+}
+
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
 });
 
 describe('WorkerProcess', () => {
-  it('forks the media node, learns the ng port it bound on loopback, and stops it with SIGTERM (exit 0)', async () => {
+  it('forks the media node, drives it with ng over the IPC channel (no ng port opened), and stops it with SIGTERM (exit 0)', async () => {
     const worker = await WorkerProcess.start({ name: 'w', args: ARGS });
     cleanup.push(() => worker.stop(1000));
-    expect(worker.ng).toMatch(/^udp:127\.0\.0\.1:\d+$/);
-    expect(worker.ng).not.toBe('udp:127.0.0.1:0');
-    const ng = await NgClient.open({ address: worker.ng });
+    const ng = NgClient.over(new WorkerNgTransport(worker), { timeoutMs: 2000 });
     cleanup.push(() => ng.close());
+    expect(ng.label).toBe(`ipc:w (pid ${worker.pid})`);
     expect(await ng.ping(2000)).toBeGreaterThanOrEqual(0);
+    expect(await ng.request({ command: 'list' })).toMatchObject({ result: 'ok', calls: [] });
+    // Nothing another local user could send ng commands to.
+    expect(listeningSockets(worker.pid)).toEqual([]);
     expect(await worker.stop(5000)).toEqual({ code: 0, signal: null });
     expect(alive(worker.pid)).toBe(false);
   });
@@ -72,15 +100,24 @@ describe('WorkerProcess', () => {
 });
 
 describe('MediaWorker', () => {
-  async function started(): Promise<MediaWorker> {
-    const worker = await MediaWorker.start({ name: 'worker-1', args: ARGS, commandTimeoutMs: 1000, restartDelayMs: 100, stopGraceMs: 2000, killAfterMissedPings: 3 });
+  async function started(options: Partial<Parameters<typeof MediaWorker.start>[0]> = {}): Promise<MediaWorker> {
+    const worker = await MediaWorker.start({
+      name: 'worker-1',
+      args: ARGS,
+      commandTimeoutMs: 1000,
+      restartDelayMs: 100,
+      stopGraceMs: 2000,
+      killAfterMissedPings: 3,
+      killAfterSilenceMs: 0,
+      ...options,
+    });
     cleanup.push(() => worker.close());
     return worker;
   }
 
-  it('restarts a worker that died, with a new process and ng port, doubling the delay while it keeps dying', async () => {
+  it('restarts a worker that died, with a new process, doubling the delay while it keeps dying', async () => {
     const worker = await started();
-    const first = { pid: worker.pid!, ng: worker.ng! };
+    const first = { pid: worker.pid! };
     expect(await worker.ping(1000)).toBeGreaterThanOrEqual(0);
 
     const exit = next(worker, 'exit');
@@ -95,9 +132,8 @@ describe('MediaWorker', () => {
     await expect(worker.delete('c1')).resolves.toBeUndefined();
     expect(await worker.query('c1')).toBeUndefined();
 
-    const [newPid, newNg] = await next(worker, 'restart');
+    const [newPid] = await next(worker, 'restart');
     expect(newPid).not.toBe(first.pid);
-    expect(newNg).not.toBe(first.ng);
     expect(worker.state).toBe('running');
     expect(await worker.ping(1000)).toBeGreaterThanOrEqual(0);
     expect(await worker.statistics()).toMatchObject({ sessions: 0 });
@@ -120,6 +156,53 @@ describe('MediaWorker', () => {
     const [newPid] = await next(worker, 'restart');
     expect(newPid).not.toBe(pid);
     expect(await worker.ping(1000)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('does not kill a worker that missed the take-out count of pings before the silence limit; kills it after', async () => {
+    const worker = await started({ killAfterMissedPings: 3, killAfterSilenceMs: 1500 });
+    const pid = worker.pid!;
+    const exits: number[] = [];
+    worker.on('exit', (p) => exits.push(p));
+    // Starved (stopped) for ~0.6 s: 4 pings missed, more than the count, but not silent long enough.
+    process.kill(pid, 'SIGSTOP');
+    for (let i = 0; i < 4; i++) await expect(worker.ping(150)).rejects.toThrow(/no reply to ping/);
+    process.kill(pid, 'SIGCONT');
+    expect(await worker.ping(1000)).toBeGreaterThanOrEqual(0);
+    expect(exits).toEqual([]);
+    expect(worker.pid).toBe(pid);
+    // Stopped for good: killed once 1.5 s have passed without a pong.
+    process.kill(pid, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    const exit = next(worker, 'exit');
+    while (worker.state === 'running') await worker.ping(150).catch(() => undefined);
+    const [exitedPid, how] = await exit;
+    expect({ exitedPid, how }).toEqual({ exitedPid: pid, how: { code: null, signal: 'SIGKILL' } });
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('a command in flight when the worker dies rejects at once (503), not at its 3 s deadline', async () => {
+    const worker = await started({ commandTimeoutMs: 3000 });
+    const pid = worker.pid!;
+    // Stopped: the offer is delivered but never answered.
+    process.kill(pid, 'SIGSTOP');
+    const offer = worker.offer('c1', 't1', 'v=0\r\n', { to: 'plain' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const query = worker.statistics().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const killedAt = performance.now();
+    process.kill(pid, 'SIGKILL');
+    const [offerErr, queryErr] = await Promise.all([offer, query]);
+    const ms = performance.now() - killedAt;
+    expect(offerErr).toMatchObject({ code: 'MEDIA_NODE_UNAVAILABLE', status: 503 });
+    expect((offerErr as Error).message).toMatch(/aborted: media worker worker-1 \(pid \d+\) exited/);
+    expect(queryErr).toMatchObject({ code: 'MEDIA_NODE_UNAVAILABLE' });
+    expect(ms).toBeLessThan(500);
+    console.info(`[media-worker] commands in flight rejected ${ms.toFixed(0)} ms after SIGKILL`);
   });
 
   it('ignores SIGINT (a Ctrl-C for the whole process group: the gateway stops its workers itself)', async () => {
@@ -172,7 +255,7 @@ describe('MediaWorker', () => {
 describe('src/media-node.ts --supervised', () => {
   const script = fileURLToPath(new URL('../../src/media-node.ts', import.meta.url));
   const start = () => {
-    const child = fork(script, ['--supervised', '--listen-ng', '127.0.0.1:0', ...ARGS], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    const child = fork(script, ['--supervised', ...ARGS], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
     const exited = new Promise<[number | null, string | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
     cleanup.push(async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -187,10 +270,19 @@ describe('src/media-node.ts --supervised', () => {
     expect(await exited).toEqual([1, null]);
   });
 
-  it('reports its ng address, then stops cleanly (exit 0) when the channel closes', async () => {
+  it('reports ready, answers ng on the channel and ignores what is not a message of ours, then stops cleanly (exit 0) when the channel closes', async () => {
     const { child, exited } = start();
+    const messages: unknown[] = [];
+    child.on('message', (m) => messages.push(m));
     const ready = await new Promise<unknown>((resolve) => child.once('message', resolve));
-    expect(ready).toMatchObject({ type: 'ready', ng: expect.stringMatching(/^udp:127\.0\.0\.1:\d+$/) });
+    expect(ready).toEqual({ type: 'ready' });
+    child.send({ type: 'bogus' });
+    child.send({ type: 'ng', data: 42 });
+    child.send({ type: 'ng', data: ngToWire(Buffer.from('k_1 d7:command4:pinge')) });
+    const reply = await new Promise<unknown>((resolve) => child.once('message', resolve));
+    expect(reply).toMatchObject({ type: 'ng' });
+    expect(ngFromWire((reply as { data: string }).data).toString()).toBe('k_1 d6:result4:ponge');
+    expect(messages).toHaveLength(2);
     child.disconnect();
     expect(await exited).toEqual([0, null]);
   });

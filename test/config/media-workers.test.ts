@@ -76,7 +76,7 @@ describe('media.workers', () => {
       'x',
       {},
     );
-    const common = ['--interface', '0.0.0.0!203.0.113.7', '--timeout', '12.5', '--codecs', 'PCMA,telephone-event', '--ice-address', '203.0.113.7', '--ice-address', '2001:db8::7'];
+    const common = ['--interface', '0.0.0.0!203.0.113.7', '--timeout-ms', '12500', '--codecs', 'PCMA,telephone-event', '--ice-address', '203.0.113.7', '--ice-address', '2001:db8::7'];
     expect(workerArgs(cfg.media, 2)).toEqual([
       [...common, '--port-min', '40000', '--port-max', '40499'],
       [...common, '--port-min', '40500', '--port-max', '40999'],

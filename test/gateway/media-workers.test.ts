@@ -3,7 +3,8 @@
  * in its own. A browser-like phone calls the built-in echo service: calls spread over both workers and their audio
  * comes back. One worker is killed (SIGKILL): its calls end at once on both SIP legs, the others keep their audio,
  * the worker is restarted and takes calls again. After close() no worker process is left; and a gateway that is
- * itself killed takes its workers with it (they exit when their IPC channel closes).
+ * itself killed takes its workers with it (they exit when their IPC channel closes). A call that goes silent ends
+ * on the worker's media timeout, told over the channel at once, as it does without workers.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -57,7 +58,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function configYaml(mediaMin: number, extra = ''): Promise<string> {
+async function configYaml(mediaMin: number, extra = '', timeout = 30): Promise<string> {
   return `
 http: { host: 127.0.0.1, port: 0 }
 sip:
@@ -67,7 +68,7 @@ media:
   bindAddress: 127.0.0.1
   workers: 2
   ports: { min: ${mediaMin}, max: ${mediaMin + 399} }
-  timeout: 30
+  timeout: ${timeout}
 ${extra}services: { enabled: true, host: 127.0.0.1, port: ${await freePort()} }
 limits: { callsPerMinutePerUser: 100 }
 users:
@@ -130,7 +131,9 @@ describe('gateway with media.workers: 2', () => {
       [String(mediaMin + 200), String(mediaMin + 399)],
     ]);
     for (const w of workers) {
-      expect(flag(w, '--listen-ng')).toBe('127.0.0.1:0');
+      // ng goes over the IPC channel: no ng port for another local user to send commands to.
+      expect(w.args.filter((a) => a.startsWith('--listen'))).toEqual([]);
+      expect(flag(w, '--timeout-ms')).toBe('30000');
       expect(flag(w, '--interface')).toBe('127.0.0.1');
       expect(w.args).toContain('--supervised');
     }
@@ -214,6 +217,45 @@ describe('gateway with media.workers: 2', () => {
     expect(pids.filter(alive)).toEqual([]);
     expect(workersOf(process.pid)).toEqual([]);
     expect(gw.mediaWorkers.map((w) => w.state)).toEqual(['closed', 'closed']);
+  });
+});
+
+describe('media timeout with media.workers', () => {
+  it('a call that goes silent ends on the media timeout (BYE), as in-process — not as a media failure found later', async () => {
+    const gw = await startGateway(parseConfig(await configYaml(41000 + 400 * Math.floor(Math.random() * 20), '', 1.5), 'media-workers timeout test', {}));
+    const phone = await TestPhone.connect({ url: gw.urls.ws, user: 'alice', password: 'demo', domain: '127.0.0.1' });
+    try {
+      await phone.register();
+      const events: string[] = [];
+      gw.media.on('timeout', (callId, tag) => events.push(`timeout ${callId} ${tag}`));
+      gw.media.on('failed', (callId, tag, reason) => events.push(`failed ${callId} ${tag} ${reason}`));
+      const call = await phone.call('echo');
+      const sending = call.startSending({ pt: 0, everyMs: 20 });
+      await call.waitForAudio((a) => a.markers.some((m) => m.stream === sending.stream));
+      const [mediaId] = await gw.media.list();
+      expect(mediaId).toBeDefined();
+      // Audio keeps the call up past the timeout…
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(call.state).toBe('confirmed');
+      // … silence ends it: the worker's timeout reaches the B2BUA over the channel at once.
+      const stoppedAt = Date.now();
+      sending.stop();
+      const ended = await call.ended;
+      const afterMs = Date.now() - stoppedAt;
+      expect(ended.by).toBe('remote');
+      const bye = phone.trace.find((t) => t.dir === 'in' && t.msg.type === 'request' && t.msg.method === 'BYE' && t.text.includes(call.callId));
+      expect(bye, 'BYE from the gateway').toBeDefined();
+      expect(events.length).toBeGreaterThan(0);
+      expect(events.every((e) => e.startsWith(`timeout ${mediaId} `)), events.join('; ')).toBe(true);
+      expect(afterMs).toBeGreaterThan(1000);
+      // The timeout (1.5 s, swept every 375 ms), not the 5 s reconcile that found a vanished call before.
+      expect(afterMs).toBeLessThan(3500);
+      await waitFor(async () => (await gw.media.list()).length === 0, 'the call gone from the worker', 3000);
+      console.info(`[media-workers] silent call ended by the worker's media timeout ${afterMs} ms after its audio stopped (media.timeout 1.5 s)`);
+    } finally {
+      await phone.close();
+      await gw.close();
+    }
   });
 });
 

@@ -91,6 +91,19 @@ describe('media node flags', () => {
     expect(err.message).toContain(flag);
   });
 
+  it('takes --timeout-ms, any whole number of ms from 1 (what the gateway gives its workers), and not with --timeout', () => {
+    const base = ['--listen-ng', '2223', '--interface', '127.0.0.1'];
+    expect(parseMediaNodeArgs([...base, '--timeout-ms', '1'])).toMatchObject({ mediaTimeoutMs: 1 });
+    expect(parseMediaNodeArgs([...base, '--timeout-ms', '1000000000'])).toMatchObject({ mediaTimeoutMs: 1_000_000_000 });
+    for (const bad of ['0', '1.5', '-3', '1e3', '']) expect(cliError([...base, `--timeout-ms=${bad}`]).flag).toBe('--timeout-ms');
+    expect(cliError([...base, '--timeout', '2', '--timeout-ms', '2000']).flag).toBe('--timeout-ms');
+  });
+
+  it('needs no ng listener when --supervised (ng comes over the IPC channel), and still does otherwise', () => {
+    expect(parseMediaNodeArgs(['--supervised', '--interface', '127.0.0.1'])).toMatchObject({ udp: [], tcp: [], ws: [], supervised: true });
+    expect(cliError(['--interface', '127.0.0.1']).flag).toBe('--listen-ng');
+  });
+
   it('reads listen addresses and interfaces as rtpengine writes them', () => {
     expect(parseListen('--listen-ng', '[::1]:0')).toEqual({ host: '::1', port: 0 });
     expect(parseInterface('::1')).toEqual({ name: 'default', address: '::1', advertised: undefined });

@@ -201,6 +201,30 @@ describe('MediaDispatcher health: ng ping every second, N misses take a node out
     expect(d.nodeOf('c3')).toBe('a');
   });
 
+  it('a node that keeps its calls when silent (a supervised worker) only leaves placement: its calls carry on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const a = node('a');
+    const b = node('b');
+    const d = await dispatcher([{ ...a.entry, keepCallsWhenSilent: true }, b.entry]);
+    for (const id of ['c1', 'c2']) await d.offer(id, 'f', OFFER, TO_PLAIN);
+    const onA = ['c1', 'c2'].find((id) => d.nodeOf(id) === 'a')!;
+    const failed: string[] = [];
+    d.on('failed', (callId) => failed.push(callId));
+    a.health.up = false;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(d.status()[0]).toMatchObject({ name: 'a', state: 'down', calls: 1 });
+    expect(failed).toEqual([]);
+    await d.offer('c3', 'f', OFFER, TO_PLAIN);
+    expect(d.nodeOf('c3')).toBe('b');
+    // Its calls still reach it, and coming back deletes nothing.
+    await d.answer(onA, 'f', 't', ANSWER);
+    expect(a.media.count('answer')).toBe(1);
+    a.health.up = true;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(d.status()[0]).toMatchObject({ state: 'up', calls: 1 });
+    expect(a.media.count('delete')).toBe(0);
+  });
+
   it('misses that are not in a row do not take a node out', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const a = node('a');

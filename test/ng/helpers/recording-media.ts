@@ -69,6 +69,11 @@ export class RecordingMedia extends TypedEmitter<MediaEvents> implements MediaAp
     return answerSdp(session.legs[0]!.kind, port);
   }
 
+  async subscribeAnswer(callId: string, tag: string, sdp: string): Promise<void> {
+    this.calls.push(['subscribeAnswer', callId, tag, sdp]);
+    if (!this.sessions.has(callId)) throw new GatewayError('UNKNOWN_CALL', `Unknown call ${callId}`);
+  }
+
   async delete(callId: string): Promise<void> {
     this.calls.push(['delete', callId]);
     this.sessions.delete(callId);
