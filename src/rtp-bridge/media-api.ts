@@ -2,7 +2,8 @@
  * The media API: the seam between signaling (the B2BUA, or a SIP proxy through the ng protocol) and the media
  * plane. Shaped like rtpengine's ng commands so the same calls can be served in-process, by a remote media node
  * over ng, or to Kamailio/OpenSIPS: a call is identified by its Call-ID, each side by its tag; `offer` takes the
- * SDP one side sent and returns the SDP to give the other side, `answer` does the same for the answer.
+ * SDP one side sent and returns the SDP to give the other side, `answer` does the same for the answer, and
+ * `subscribeAnswer` applies a side's answer to an SDP of ours that needs nothing from the other side.
  */
 import type { LegKind } from './sdp/index.ts';
 import type { TypedEventSource } from './typed-events.ts';
@@ -81,6 +82,15 @@ export type MediaEvents = {
 export interface MediaApi extends TypedEventSource<MediaEvents> {
   offer(callId: string, fromTag: string, sdp: string, flags: OfferFlags): Promise<string>;
   answer(callId: string, fromTag: string, toTag: string, sdp: string, flags?: AnswerFlags): Promise<string>;
+  /**
+   * The side `tag` answered the SDP the media layer last produced for it, when that SDP answered no offer of the
+   * other side's: the offer in a 2xx to an INVITE or re-INVITE without SDP, whose answer comes in the ACK (RFC 3261
+   * §13.2.1, §14.2). Applies it to that side's leg (address, ICE/DTLS, direction, the codecs it kept) and returns
+   * no SDP: nothing goes to either side, so no leg's o= version moves (RFC 3264 §8). rtpengine's ng
+   * `subscribe answer` (call-id, to-tag, sdp; no SDP in the reply). Throws (488) when the answer kept no codec of
+   * ours or dropped the one the other side sends; the session is then as it was.
+   */
+  subscribeAnswer(callId: string, tag: string, sdp: string): Promise<void>;
   /** Ends the call's media and releases its ports; unknown calls are not an error (idempotent). */
   delete(callId: string): Promise<void>;
   query(callId: string): Promise<SessionStats | undefined>;

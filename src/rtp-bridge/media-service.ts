@@ -125,6 +125,11 @@ export class MediaService extends TypedEmitter<MediaEvents> implements MediaApi 
     return this.#session(callId).answer(fromTag, toTag, sdp, flags);
   }
 
+  async subscribeAnswer(callId: string, tag: string, sdp: string): Promise<void> {
+    await this.#settled(callId);
+    this.#session(callId).subscribeAnswer(tag, sdp);
+  }
+
   async delete(callId: string): Promise<void> {
     await this.#settled(callId);
     const session = this.#sessions.get(callId);

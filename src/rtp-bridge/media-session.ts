@@ -14,6 +14,10 @@
  * restarts latching only when it changed; WebRTC: ICE credentials, fingerprints, a=setup), the negotiated
  * directions (hold), the payload type tables of both relay directions, and the new SDP states.
  *
+ * A side may also answer an SDP of ours that no offer of the other side's asked for — the offer in a 2xx to an
+ * INVITE without SDP, answered in the ACK: `subscribeAnswer` applies it to that side's leg and the relay and
+ * produces nothing, so the o= state of each leg stays what its peer last saw (RFC 3264 §8).
+ *
  * Everything here runs at signalling rate; the per-packet path is relay.ts and the legs.
  */
 import { randomBytes } from 'node:crypto';
@@ -26,12 +30,17 @@ import { PlainMediaLeg, WebRtcMediaLeg, type MediaLeg } from './media-leg.ts';
 import { Relay, type RelayPath } from './relay.ts';
 import {
   createLegState,
+  isTelephoneEvent,
+  NoCommonCodecError,
+  readPeerAnswer,
   translateAnswer,
   translateOffer,
+  type Codec,
   type EndpointDescription,
   type LegKind,
   type LegSdpState,
   type NegotiatedLeg,
+  type PayloadTypeRoute,
   type RemoteMedia,
   type TranslatedOffer,
 } from './sdp/index.ts';
@@ -63,7 +72,10 @@ interface Side {
   tag: string | undefined;
   readonly kind: LegKind;
   readonly leg: MediaLeg;
+  /** What the gateway last sent this side, as the side saw it (RFC 3264 §8): moved only by SDP that is sent. */
   sdp: LegSdpState;
+  /** The side's media as its last SDP described it (undefined before its first). */
+  remote: RemoteMedia | undefined;
   /** RTP/RTCP this side sends, on its way to the other side. */
   readonly inbound: RelayPath;
   /** What this side receives: the other side's inbound path; its rewriter's SSRC is what this side sees. */
@@ -106,8 +118,8 @@ export class MediaSession {
     this.#log = ctx.logger.child({ callId });
     this.#relay = new Relay(a, b, (from, event, duration) => this.#onDtmf(from === 'a' ? this.#a : this.#b, event, duration));
     const { aToB, bToA } = this.#relay;
-    this.#a = { tag: offererTag, kind: a.kind, leg: a, sdp: createLegState(sessionId()), inbound: aToB, outbound: bToA, player: new DtmfPlayer(bToA) };
-    this.#b = { tag: undefined, kind: b.kind, leg: b, sdp: createLegState(sessionId()), inbound: bToA, outbound: aToB, player: new DtmfPlayer(aToB) };
+    this.#a = { tag: offererTag, kind: a.kind, leg: a, sdp: createLegState(sessionId()), remote: undefined, inbound: aToB, outbound: bToA, player: new DtmfPlayer(bToA) };
+    this.#b = { tag: undefined, kind: b.kind, leg: b, sdp: createLegState(sessionId()), remote: undefined, inbound: bToA, outbound: aToB, player: new DtmfPlayer(aToB) };
     this.#cname = randomBytes(12).toString('base64url');
     for (const side of [this.#a, this.#b]) {
       if (side.leg instanceof WebRtcMediaLeg) side.leg.onFailed = (reason) => this.#onLegFailed(side, reason);
@@ -201,6 +213,45 @@ export class MediaSession {
       'media answer',
     );
     return this.#withSsrc(offerer, answer.sdp);
+  }
+
+  /**
+   * The side `tag` answered the SDP last sent to it, an SDP that was not an offer of the other side's (rtpengine's
+   * `subscribe answer`): our offer in the 2xx to an INVITE or re-INVITE without SDP, answered in the ACK (RFC 3261
+   * §13.2.1, §14.2). The side's leg takes the answer's address, ICE/DTLS parameters and direction; the relay
+   * carries only the codecs it kept, in each direction with the numbers the receiver expects. Nothing is produced
+   * for either side, so neither leg's o= state moves. A pending offer stays pending.
+   *
+   * Refused (NoCommonCodecError, nothing changed) when the answer kept none of our codecs, or dropped the codec
+   * the other side sends — its first one, as JSEP (RFC 8829 §5.3.1) and common practice have it: the relay
+   * does not transcode, so that side's audio would be dropped.
+   */
+  subscribeAnswer(tag: string, sdp: string): void {
+    const side = this.#side(tag);
+    const other = side === this.#a ? this.#b : this.#a;
+    const got = readPeerAnswer({ sdp, kind: side.kind, state: side.sdp });
+    const keeps = (route: PayloadTypeRoute, pt: number, codec: Codec): boolean =>
+      route.in === pt && route.encoding.toLowerCase() === codec.name.toLowerCase() && route.clockRate === codec.clockRate;
+    // What the side sends: our numbers (or, as many peers do, its own), only for codecs it kept.
+    const fromSide = side.inbound.routes.filter((r) => got.kept.some((k) => keeps(r, k.ours.pt, k.ours) || keeps(r, k.theirs.pt, k.ours)));
+    for (const k of got.kept) {
+      const route = fromSide.find((r) => keeps(r, k.ours.pt, k.ours));
+      if (route !== undefined && !fromSide.some((r) => r.in === k.theirs.pt)) fromSide.push({ ...route, in: k.theirs.pt });
+    }
+    // What the side receives: renumbered to what its answer expects (RFC 3264 §5.1), only for codecs it kept.
+    const toSide: PayloadTypeRoute[] = [];
+    for (const r of other.inbound.routes) {
+      const kept = got.kept.find((k) => r.out === k.ours.pt && r.encoding.toLowerCase() === k.ours.name.toLowerCase());
+      if (kept !== undefined) toSide.push({ ...r, out: kept.theirs.pt });
+    }
+    const sending = other.remote?.codecs.find((c) => !isTelephoneEvent(c) && other.inbound.routes.some((r) => r.in === c.pt));
+    if (sending !== undefined && !toSide.some((r) => r.in === sending.pt)) {
+      throw new NoCommonCodecError(`the answer of ${tag} dropped ${sending.name}/${sending.clockRate}, which the other side sends; the relay does not transcode`);
+    }
+    this.#applyRemote(side, got.remote, got.negotiated);
+    side.inbound.setRoutes(fromSide);
+    other.inbound.setRoutes(toSide);
+    this.#log.info({ from: tag, direction: got.negotiated.direction, codecs: got.kept.map((k) => k.ours.name) }, 'media answer to our SDP');
   }
 
   blockMedia(tag: string | undefined, blocked: boolean): void {
@@ -317,6 +368,7 @@ export class MediaSession {
     } else {
       throw new MediaSessionError('KIND_MISMATCH', `a ${remote.kind} description for a ${leg.kind} leg`);
     }
+    side.remote = remote;
     leg.setDirection(negotiated.direction);
   }
 

@@ -12,15 +12,19 @@
  * What ng cannot carry: the node's `timeout`, `dtmf` and `failed` events (ng has no notifications). A node ends
  * a call whose media timed out by itself (as rtpengine does), so `reconcile()` — run every `reconcileEveryMs` —
  * compares the calls we created with the node's `list` and reports each one that vanished as `failed`, so the
- * signalling side ends it instead of keeping a call without media up for hours.
+ * signalling side ends it instead of keeping a call without media up for hours. (A supervised worker tells its
+ * gateway of those events over its IPC channel instead: src/cluster/media-worker.ts.)
+ *
+ * close() deletes the calls on the node, for a node that stays; abort() is for a node known dead (its process
+ * exited): commands waiting on it fail at once, nothing is sent to it any more.
  */
 import { GatewayError } from '../errors.ts';
 import { logger } from '../log.ts';
 import type { BencodeDict, BencodeInput } from '../ng/bencode.ts';
 import {
-  formatNgAddress,
   NgClient,
   NgClientError,
+  type NgTransport,
   parseListReply,
   parseQueryReply,
   parseStatisticsReply,
@@ -88,10 +92,16 @@ export class RemoteMediaNode extends TypedEmitter<MediaEvents> implements MediaA
     return new RemoteMediaNode(client, name, reconcileEveryMs ?? 5000);
   }
 
+  /** A node reached over another channel than UDP (a supervised worker's IPC pipe). */
+  static over(transport: NgTransport, options: Omit<RemoteMediaNodeOptions, 'ng' | 'bindAddress'> = {}): RemoteMediaNode {
+    const { name, reconcileEveryMs, ...clientOptions } = options;
+    return new RemoteMediaNode(NgClient.over(transport, clientOptions), name, reconcileEveryMs ?? 5000);
+  }
+
   private constructor(client: NgClient, name: string | undefined, reconcileEveryMs: number) {
     super();
     this.#client = client;
-    this.address = formatNgAddress(client.address);
+    this.address = client.label;
     this.name = name ?? this.address;
     if (reconcileEveryMs > 0) {
       this.#reconcileTimer = setInterval(() => void this.reconcile().catch(() => undefined), reconcileEveryMs);
@@ -171,6 +181,11 @@ export class RemoteMediaNode extends TypedEmitter<MediaEvents> implements MediaA
     this.#addTag(callId, fromTag);
     this.#addTag(callId, toTag);
     return sdpOf(reply, 'answer');
+  }
+
+  async subscribeAnswer(callId: string, tag: string, sdp: string): Promise<void> {
+    await this.#settled(callId);
+    await this.#request({ command: 'subscribe answer', 'call-id': callId, 'to-tag': tag, sdp }, callId, 488);
   }
 
   /** Idempotent: a call the node does not know is no error (the node answers ok with a warning). */
@@ -274,6 +289,19 @@ export class RemoteMediaNode extends TypedEmitter<MediaEvents> implements MediaA
       await this.#client.close();
     })();
     return this.#closing;
+  }
+
+  /**
+   * The node is gone (its process exited): commands waiting on it reject now (MEDIA_NODE_UNAVAILABLE, from
+   * NG_ABORTED) instead of at their deadline; its calls are forgotten without a delete (nothing would receive it).
+   * Idempotent; close() after it does nothing more.
+   */
+  abort(reason: string): void {
+    if (this.#closing !== undefined && this.#client.closed) return;
+    clearInterval(this.#reconcileTimer);
+    this.#calls.clear();
+    this.#closing ??= Promise.resolve();
+    this.#client.abort(reason);
   }
 
   /** Of `callIds`, those the node does not have: from `list`, or call by call when the list may be cut short. */

@@ -2,8 +2,9 @@
  * One call through the B2BUA: the A side (the INVITE we received, an InviteServerSession) paired with the B side
  * (the INVITE(s) we sent, InviteClientSessions — several when a user's contacts are forked in parallel), and the
  * media session that anchors their audio. Each side is its own dialog (own Call-ID, tags, CSeq, Contact); the
- * call translates between them: provisional and final responses, re-INVITE/UPDATE offers through the media API,
- * INFO DTMF into RFC 4733, BYE and CANCEL. `end()` is idempotent and releases everything the call owns.
+ * call translates between them: provisional and final responses, re-INVITE/UPDATE offers through the media API
+ * (in-dialog-offers.ts, with answers in ACKs), INFO DTMF into RFC 4733, BYE and CANCEL. A trunk's INVITE without
+ * SDP is a late offer (late-offer.ts). `end()` is idempotent and releases everything the call owns.
  *
  * Media API tags: the A side is 'a', the B side 'b' (whatever fork wins: the media leg towards B is one).
  */
@@ -13,7 +14,6 @@ import type { SipStack } from '../signaling/sip-stack.ts';
 import type { Channel } from '../signaling/transport.ts';
 import type { ChannelTarget } from '../signaling/transport-layer.ts';
 import type { DigestCredentials } from '../signaling/auth/digest-client.ts';
-import type { InviteServerTransaction } from '../signaling/transaction/invite-server-transaction.ts';
 import type { NonInviteServerTransaction } from '../signaling/transaction/non-invite-server-transaction.ts';
 import type { MediaApi } from '../rtp-bridge/media-api.ts';
 import type { LegKind } from '../rtp-bridge/sdp/index.ts';
@@ -22,20 +22,15 @@ import type { DialogTable } from './dialog-table.ts';
 import { tagOf } from './dialog.ts';
 import type { InviteServerSession } from './invite-server-session.ts';
 import { InviteClientSession } from './invite-client-session.ts';
-import type { InviteSession, InviteSessionEvents } from './invite-session.ts';
-import type { TypedEventSource } from '../typed-events.ts';
 import type { SessionTimerConfig } from './session-timer.ts';
 import { sdpOf } from './session-body.ts';
 import { parseInfoDtmf } from './dtmf-info.ts';
 import { mapFailure, pickBestFailure, type FailureAnswer } from './failure-mapping.ts';
-import { asAnswer, DEFAULT_TRUNK_CODECS, placeholderOffer } from './late-offer.ts';
+import { DEFAULT_TRUNK_CODECS, placeholderOffer } from './late-offer.ts';
+import { InDialogOffers, type CallSide, type SideSession } from './in-dialog-offers.ts';
 import { logger, type Logger } from '../log.ts';
 
 export type CallState = 'routing' | 'proceeding' | 'early' | 'confirmed' | 'ended';
-
-/** What the call needs of either side's session for in-dialog traffic. */
-type SideSession = TypedEventSource<InviteSessionEvents> &
-  Pick<InviteSession, 'respond' | 'localSdp' | 'terminated' | 'remoteAllow' | 'request' | 'flowId'>;
 
 /** Where one fork of the B side goes. */
 export interface CallTarget {
@@ -81,12 +76,6 @@ class CallSetupError extends GatewayError {
   }
 }
 
-function sdpVersion(sdp: string | undefined): string | undefined {
-  if (sdp === undefined) return undefined;
-  const m = /^o=\S+ (\S+) (\S+)/m.exec(sdp);
-  return m === null ? undefined : `${m[1]} ${m[2]}`;
-}
-
 export class Call {
   readonly id = randomBytes(10).toString('hex');
   readonly info: CallInfo;
@@ -102,20 +91,12 @@ export class Call {
   #aKind: LegKind = 'webrtc';
   #b: InviteClientSession | undefined;
   #state: CallState = 'routing';
-  #earlyAnswer: { toTag: string | undefined; sdp: string; remote: string } | undefined;
-  /**
-   * Late offer (A's INVITE had no SDP, §13.2.1): B's answer (kept to re-answer with once A's real SDP is known),
-   * and whether our 2xx offer to A waits for the ACK that carries A's answer.
-   */
-  #late: { bAnswer: string | undefined; awaitingAck: boolean } | undefined;
-  /** Sides whose re-INVITE had no offer: our 2xx offered, their answer comes in the ACK (§14.2). */
-  readonly #answerInAck = new Set<'a' | 'b'>();
+  #earlyAnswer: { toTag: string | undefined; sdp: string } | undefined;
+  /** Late offer (A's INVITE had no SDP, §13.2.1): the B side was offered a placeholder of the A side. */
+  #lateOffer = false;
   #ringing = false;
   #answeredAt: number | undefined;
-  /** The last SDP each side sent us, to tell a session refresh (same o= version) from a real re-offer. */
-  #lastRemote: { a: string | undefined; b: string | undefined } = { a: undefined, b: undefined };
-  /** Serializes offer/answer work: one re-offer at a time through the media layer (RFC 3264 §4). */
-  #offerChain: Promise<unknown> = Promise.resolve();
+  readonly #offers: InDialogOffers;
   /** Forks that answered anything: the no-response timer only fires when none has. */
   readonly #heardFrom = new WeakSet<InviteClientSession>();
 
@@ -124,7 +105,17 @@ export class Call {
     this.a = a;
     this.info = info;
     this.#log = logger.child({ module: 'call', callId: a.callId, call: this.id });
-    this.#lastRemote.a = a.offer;
+    this.#offers = new InDialogOffers({
+      media: ctx.media,
+      mediaId: this.id,
+      log: this.#log,
+      session: (side) => (side === 'a' ? this.a : this.#b),
+      kind: (side) => (side === 'a' ? this.#aKind : this.#bKind),
+      confirmed: () => this.#state === 'confirmed',
+      over: () => this.#over(),
+      end: (why) => this.end(why),
+    });
+    this.#offers.remember('a', a.offer);
     this.#wireA();
   }
 
@@ -154,7 +145,7 @@ export class Call {
       // Browsers always offer (JSEP); a caller without SDP is a trunk doing late offer (§13.2.1).
       if (this.info.caller.kind !== 'trunk') return this.end('offerless INVITE from a browser', { status: 488, reason: 'Offerless INVITE not supported' });
       offer = placeholderOffer(this.a.channel?.remote.address ?? '127.0.0.1', this.info.caller.codecs ?? DEFAULT_TRUNK_CODECS);
-      this.#late = { bAnswer: undefined, awaitingAck: false };
+      this.#lateOffer = true;
       this.#log.info('late offer: the B side is offered for a placeholder of the A side');
     }
     this.#aKind = /UDP\/TLS\/RTP\/SAVPF/.test(offer) ? 'webrtc' : 'plain';
@@ -268,11 +259,11 @@ export class Call {
       // Early media (183 with SDP): answer the media layer now so the browser hears ringback or announcements.
       try {
         const answer = await this.#ctx.media.answer(this.id, 'a', 'b', sdp);
-        this.#earlyAnswer = { toTag: toTagOf(res), sdp: answer, remote: sdp };
-        this.#lastRemote.b = sdp;
+        this.#earlyAnswer = { toTag: toTagOf(res), sdp: answer };
+        this.#offers.remember('b', sdp);
         if (this.#over() || this.#b !== undefined || this.a.terminated) return;
         this.#state = 'early';
-        if (this.#late !== undefined) {
+        if (this.#lateOffer) {
           // Our offer to an offerless A side can only go in a reliable response: the 2xx (no 100rel here).
           if (!this.#ringing) this.a.provisional(180);
           this.#ringing = true;
@@ -312,25 +303,23 @@ export class Call {
       if (this.#earlyAnswer !== undefined && (this.#earlyAnswer.toTag === toTagOf(res) || sdp === undefined)) {
         // §13.2.1: the 2xx repeats the answer already given in the reliable-or-not early dialog.
         answer = this.#earlyAnswer.sdp;
-        if (this.#late !== undefined) this.#late.bAnswer = this.#earlyAnswer.remote;
       } else {
         if (sdp === undefined) throw new CallSetupError(488, 'Answer without SDP');
         answer = await this.#ctx.media.answer(this.id, 'a', 'b', sdp);
-        if (this.#late !== undefined) this.#late.bAnswer = sdp;
       }
       // Late offer: B's media waits for A's answer (until then A's address is a placeholder).
-      if (this.#late !== undefined) await this.#ctx.media.blockMedia(this.id, 'b', true);
+      if (this.#lateOffer) await this.#ctx.media.blockMedia(this.id, 'b', true);
     } catch (err) {
       return this.end('media answer failed', this.#errorAnswer(err, 488));
     }
-    if (sdp !== undefined) this.#lastRemote.b = sdp;
+    this.#offers.remember('b', sdp);
     if (this.#over() || this.a.terminated) {
       void fork.bye();
       return;
     }
     // Late offer: what the media layer answered for A's placeholder is our offer to A — plain RTP/AVP, the codecs
     // B accepted (with telephone-event if kept) at our address; A answers in the ACK.
-    if (this.#late !== undefined) this.#late.awaitingAck = true;
+    if (this.#lateOffer) this.#offers.awaitLateOfferAck();
     this.a.accept({ sdp: answer });
     this.#state = 'confirmed';
     this.#answeredAt = Date.now();
@@ -343,112 +332,21 @@ export class Call {
     a.on('cancelled', () => this.end('caller cancelled'));
     a.on('terminated', (reason) => this.end(`A side ended (${reason})`));
     a.on('ackTimeout', () => this.end('no ACK from the caller'));
-    a.on('ack', (_ack, sdp) => this.#onAck('a', sdp));
+    a.on('ack', (_ack, sdp) => this.#offers.onAck('a', sdp));
     this.#wireInDialog(a, 'a');
   }
 
   /** In-dialog traffic from one side, translated to the other. */
-  #wireInDialog(session: SideSession, side: 'a' | 'b'): void {
+  #wireInDialog(session: SideSession, side: CallSide): void {
     session.on('expired', () => this.end(`session timer expired on ${side.toUpperCase()} side`));
-    session.on('reinvite', (req, tx, sdp) => this.#serialize(() => this.#reoffer(side, session, req, tx, sdp, 'INVITE')));
-    session.on('update', (req, tx, sdp) => this.#serialize(() => this.#reoffer(side, session, req, tx, sdp, 'UPDATE')));
+    session.on('reinvite', (_req, tx, sdp) => this.#offers.onOffer(side, session, tx, sdp, 'INVITE'));
+    session.on('update', (_req, tx, sdp) => this.#offers.onOffer(side, session, tx, sdp, 'UPDATE'));
     session.on('info', (req, tx) => this.#info(side, session, req, tx));
-    if (side === 'b') session.on('ack', (_ack, sdp) => this.#onAck('b', sdp));
-  }
-
-  /**
-   * An ACK from one side. After our 2xx offered to an offerless INVITE it carries the answer (§13.2.1): the
-   * initial one is A's first real SDP — it replaces the placeholder — and without it, or unusable, the call cannot
-   * go on: §13.3.1.4 / RFC 3264 §4, the UAS ends the session with BYE (and so does the B side). After an
-   * offerless re-INVITE (§14.2) a changed answer (new o= version) is applied the same way; the same one is a refresh.
-   */
-  #onAck(side: 'a' | 'b', sdp: string | undefined): void {
-    const initial = side === 'a' && this.#late?.awaitingAck === true;
-    if (!initial && !this.#answerInAck.delete(side)) return;
-    if (initial) this.#late!.awaitingAck = false;
-    if (sdp === undefined) {
-      if (initial) this.end('ACK without the answer to our offer');
-      else this.#log.warn({ from: side }, 'ACK without the answer to our re-INVITE offer; the session is kept as it was');
-      return;
-    }
-    if (!initial && sdpVersion(sdp) === sdpVersion(this.#lastRemote[side])) return;
-    this.#serialize(() => this.#applyAckAnswer(side, sdp, initial));
-  }
-
-  /**
-   * A side's new SDP that needs no answer from the other side (it answers our offer): an ng re-offer from that
-   * side, answered with the other side's last SDP, as rtpengine is driven for a re-INVITE — the side's leg gets the
-   * new address and codecs; the other side's leg keeps its parameters (the same ICE/DTLS: no restart).
-   */
-  async #applyAckAnswer(side: 'a' | 'b', sdp: string, initial: boolean): Promise<void> {
-    if (this.#over()) return;
-    const otherSide = side === 'a' ? 'b' : 'a';
-    const other = otherSide === 'a' ? this.a : this.#b;
-    const last = initial ? this.#late!.bAnswer : this.#lastRemote[otherSide];
-    const otherSdp = last === undefined ? undefined : asAnswer(last, other?.localSdp);
-    try {
-      if (otherSdp === undefined) throw new CallSetupError(500, `no SDP of side ${otherSide} to answer with`);
-      await this.#ctx.media.offer(this.id, side, sdp, { to: side === 'a' ? this.#bKind : this.#aKind });
-      await this.#ctx.media.answer(this.id, side, otherSide, otherSdp);
-      if (initial) await this.#ctx.media.blockMedia(this.id, 'b', false);
-    } catch (err) {
-      this.#log.warn({ err, from: side }, 'the answer in the ACK is not usable');
-      if (initial) this.end('unusable answer in the ACK');
-      return;
-    }
-    this.#lastRemote[side] = sdp;
-    this.#log.info({ from: side, initial }, 'answer from the ACK applied');
-  }
-
-  #serialize(work: () => Promise<void>): void {
-    this.#offerChain = this.#offerChain.then(work, work).catch((err: unknown) => this.#log.error({ err }, 're-offer failed'));
-  }
-
-  /**
-   * A re-offer from one side (hold, resume, codec change, new address): through the media layer to the other
-   * side and back. A session refresh (no SDP, or the same o= version) is answered locally and never forwarded:
-   * each side's session timer is its own (RFC 4028 for a B2BUA).
-   */
-  async #reoffer(
-    side: 'a' | 'b',
-    session: SideSession,
-    req: SipRequest,
-    tx: InviteServerTransaction | NonInviteServerTransaction,
-    sdp: string | undefined,
-    method: 'INVITE' | 'UPDATE',
-  ): Promise<void> {
-    const other = side === 'a' ? this.#b : this.a;
-    const refresh = sdp === undefined || sdpVersion(sdp) === sdpVersion(this.#lastRemote[side]);
-    if (refresh || other === undefined || this.#state !== 'confirmed') {
-      // An offerless re-INVITE (§14.2) gets our current SDP as the offer; the answer comes in the ACK.
-      if (method === 'INVITE' && sdp === undefined) this.#answerInAck.add(side);
-      if (method === 'INVITE') session.respond(tx, 200, { sdp: session.localSdp ?? '' });
-      else session.respond(tx, refresh ? 200 : 491);
-      return;
-    }
-    const otherSide = side === 'a' ? 'b' : 'a';
-    try {
-      const forwarded = await this.#ctx.media.offer(this.id, side, sdp!, { to: side === 'a' ? this.#bKind : this.#aKind });
-      const useUpdate = method === 'UPDATE' && (other.remoteAllow?.has('UPDATE') ?? false);
-      const response = await other.request(useUpdate ? 'UPDATE' : 'INVITE', { body: forwarded });
-      const answerSdp = sdpOf(response);
-      if (response.status >= 300 || answerSdp === undefined) {
-        session.respond(tx, response.status >= 300 ? mapFailure(response.status, response.reason).status : 488);
-        return;
-      }
-      const answer = await this.#ctx.media.answer(this.id, side, otherSide, answerSdp);
-      this.#lastRemote[side] = sdp;
-      this.#lastRemote[otherSide] = answerSdp;
-      session.respond(tx, 200, { sdp: answer });
-      this.#log.info({ from: side, method }, 're-offer relayed');
-    } catch (err) {
-      this.#log.warn({ err, from: side }, 're-offer failed');
-      if (!session.terminated) session.respond(tx, err instanceof GatewayError && err.status !== undefined && err.status >= 400 ? err.status : 488);
-    }
+    if (side === 'b') session.on('ack', (_ack, sdp) => this.#offers.onAck('b', sdp));
   }
 
   /** INFO: DTMF (JsSIP's default) becomes RFC 4733 towards the other side; other packages are not supported. */
-  #info(side: 'a' | 'b', session: SideSession, req: SipRequest, tx: NonInviteServerTransaction): void {
+  #info(side: CallSide, session: SideSession, req: SipRequest, tx: NonInviteServerTransaction): void {
     const dtmf = parseInfoDtmf(req.headers.get('Content-Type'), req.body);
     if (dtmf === undefined) {
       session.respond(tx, 415, { headers: [['Accept', 'application/dtmf-relay, application/dtmf']] });

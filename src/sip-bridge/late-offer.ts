@@ -4,8 +4,9 @@
  * a browser — needs an offer from us; so the A side is stood for by a placeholder offer: plain RTP/AVP with the
  * codecs the trunk may use, at the trunk's signalling address and the discard port (RFC 863), sendrecv. Not
  * c=0.0.0.0: the SDP layer reads that as RFC 2543 hold and would offer the browser recvonly. The placeholder's
- * address is never trusted for long: the trunk's real answer (in the ACK) replaces it, and latching learns the
- * real source from the first packet anyway.
+ * address is never trusted for long: the trunk's real answer (in the ACK) replaces it — applied to the trunk's leg
+ * alone (MediaApi.subscribeAnswer, see in-dialog-offers.ts) — and latching learns the real source from the first
+ * packet anyway.
  */
 import { isIP } from 'node:net';
 
@@ -54,16 +55,4 @@ export function placeholderOffer(address: string, codecs: readonly string[]): st
     'a=sendrecv',
     '',
   ].join('\r\n');
-}
-
-/**
- * A side's last SDP, to be given to the media layer as that side's answer again (see Call's ACK handling): when
- * it was an offer, its a=setup:actpass is replaced by the role the side took once we answered (RFC 8842 §5.3: our
- * passive made it active, and the other way round), since an answer must not say actpass. Nothing else changes.
- */
-export function asAnswer(remoteSdp: string, localSdp: string | undefined): string {
-  if (!/^a=setup:actpass\r?$/m.test(remoteSdp)) return remoteSdp;
-  const ours = /^a=setup:(active|passive)\r?$/m.exec(localSdp ?? '')?.[1];
-  const theirs = ours === 'active' ? 'passive' : 'active';
-  return remoteSdp.replace(/^a=setup:actpass(?=\r?$)/gm, `a=setup:${theirs}`);
 }

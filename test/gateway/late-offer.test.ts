@@ -2,7 +2,9 @@
  * Late offer from a trunk (RFC 3261 §13.2.1 / §14): a real SIPp UAC sends an INVITE without SDP to a registered
  * browser. The gateway offers the browser (WebRTC, from a placeholder of the trunk), puts a plain RTP/AVP offer in
  * its 200, takes the trunk's answer from the ACK and relays RTP both ways; an ACK without an answer ends the call
- * with BYE on both sides (§13.3.1.4). Everything the call held is given back.
+ * with BYE on both sides (§13.3.1.4), and so does one that keeps only a codec the browser does not send. After
+ * the ACK's answer, every SDP either peer gets is one o= version on from the last it saw (RFC 3264 §8), through
+ * re-INVITEs from both sides and one without SDP. Everything the call held is given back.
  */
 import { it, expect, afterEach } from 'vitest';
 import { Cleanup, DIALING_USERS, expectReleased, gatewayFor, phoneFor, resourcesOf, startSipp, trunkYaml, waitFor, type SippPeer } from './harness.ts';
@@ -36,6 +38,34 @@ function offerIn200(sipp: SippPeer): string {
   return message.slice(message.indexOf('v=0'));
 }
 
+/** The SDP bodies of the messages SIPp received (what the gateway sent the trunk), in order. */
+function sdpsReceivedBy(sipp: SippPeer): string[] {
+  return sipp
+    .messages()
+    .split(/^-{10,}.*$/m)
+    .filter((chunk) => /message received/.test(chunk) && chunk.includes('\nv=0'))
+    .map((chunk) => chunk.slice(chunk.indexOf('\nv=0') + 1).trim());
+}
+
+/**
+ * RFC 3264 §8 over the SDPs one peer got from the gateway, in order: one o= session id, and the version after the
+ * previous one when the SDP changed, the same when it did not (a retransmission, or our offer in a 2xx to an
+ * offerless re-INVITE). Returns the versions.
+ */
+function expectVersionSteps(sdps: readonly string[]): number[] {
+  const parsed = sdps.map((sdp) => {
+    const m = /^o=\S+ (\d+) (\d+) /m.exec(sdp);
+    expect(m, sdp).not.toBeNull();
+    return { id: m![1]!, version: Number(m![2]), body: sdp.replace(/^o=.*$/m, '').replace(/\r/g, '').trim() };
+  });
+  for (let i = 1; i < parsed.length; i++) {
+    const [before, now] = [parsed[i - 1]!, parsed[i]!];
+    expect(now.id).toBe(before.id);
+    expect(now.version, `SDP ${i}:\n${sdps[i]}\nafter\n${sdps[i - 1]}`).toBe(before.version + (now.body === before.body ? 0 : 1));
+  }
+  return parsed.map((p) => p.version);
+}
+
 describeWith(['sipp'], 'late offer: a trunk’s INVITE without SDP (SIPp UAC)', () => {
   it('offers plain RTP/AVP at the gateway’s address in the 200, takes the answer from the ACK, RTP flows both ways', async () => {
     const gw = await inboundGateway();
@@ -65,6 +95,38 @@ describeWith(['sipp'], 'late offer: a trunk’s INVITE without SDP (SIPp UAC)', 
     await expectReleased(gw, { baseline });
   });
 
+  it('after the answer in the ACK, re-INVITEs both ways (and one without SDP) bring each peer the next o= version', async () => {
+    const gw = await inboundGateway();
+    const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
+    const baseline = await resourcesOf(gw);
+    const sipp = await callIn(gw, 'gw-uac-late-offer-reinvites.xml', { echo: true });
+
+    const call = await alice.waitForIncoming(10_000);
+    const toBrowser = [call.request.body.toString()];
+    call.on('reinvite', (request) => toBrowser.push(request.body.toString()));
+    await call.answer(); // resolves on the browser's ACK
+    const [callId] = await gw.media.list();
+    await waitFor(async () => (await gw.media.query(callId!))?.legs.some((l) => l.kind === 'plain' && l.remote?.port === sipp.mediaPort), 'the trunk leg took the ACK’s answer');
+    // The browser holds: a re-INVITE to the trunk, our answer back to the browser.
+    const held = await call.hold();
+    toBrowser.splice(1, 0, held.body.toString());
+    // SIPp re-offers, re-INVITEs without SDP (its answer in the ACK moves its audio), re-offers again, hangs up.
+    await waitFor(async () => (await gw.media.query(callId!))?.legs.some((l) => l.kind === 'plain' && l.remote?.port === sipp.mediaPort + 2), 'the trunk leg moved to the port of the re-INVITE’s ACK answer', 10_000);
+    expect(await call.ended).toEqual({ by: 'remote', reason: 'BYE' });
+    await sipp.succeeded();
+
+    // The browser: the offer, the answer to its hold, the trunk's two re-offers — each one version on.
+    expect(toBrowser).toHaveLength(4);
+    const browserVersions = expectVersionSteps(toBrowser);
+    expect(browserVersions).toEqual([0, 1, 2, 3].map((n) => browserVersions[0]! + n));
+    // The trunk: the offer in the 200, the browser's hold, the answer to its re-offer, our offer in the 200 to its
+    // offerless re-INVITE (unchanged: same version), the answer to its last re-offer.
+    const toTrunk = sdpsReceivedBy(sipp);
+    const trunkVersions = expectVersionSteps(toTrunk);
+    expect([...new Set(trunkVersions)]).toEqual([0, 1, 2, 3].map((n) => trunkVersions[0]! + n));
+    await expectReleased(gw, { baseline });
+  });
+
   it('an ACK without the answer ends the call with BYE to the trunk and to the browser', async () => {
     const gw = await inboundGateway();
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
@@ -90,6 +152,21 @@ describeWith(['sipp'], 'late offer: a trunk’s INVITE without SDP (SIPp UAC)', 
     await call.answer();
     expect(await call.ended).toEqual({ by: 'remote', reason: 'BYE' });
     await sipp.succeeded();
+    await expectReleased(gw, { baseline });
+  });
+
+  it('an ACK whose answer keeps only a codec the browser does not send (PCMA, the browser sends PCMU) ends the call with BYE', async () => {
+    const gw = await inboundGateway();
+    const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
+    const baseline = await resourcesOf(gw);
+    const sipp = await callIn(gw, 'gw-uac-late-offer-pcma-answer.xml');
+
+    const call = await alice.waitForIncoming(10_000);
+    await call.answer();
+    expect(await call.ended).toEqual({ by: 'remote', reason: 'BYE' });
+    await sipp.succeeded();
+    // The browser's answer put PCMU first (what it sends), and our offer in the 200 offered PCMA as well.
+    expect(offerIn200(sipp)).toMatch(/^m=audio \d+ RTP\/AVP 0 8( |\r?$)/m);
     await expectReleased(gw, { baseline });
   });
 

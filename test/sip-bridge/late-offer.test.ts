@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asAnswer, DEFAULT_TRUNK_CODECS, placeholderOffer } from '../../src/sip-bridge/late-offer.ts';
+import { DEFAULT_TRUNK_CODECS, placeholderOffer } from '../../src/sip-bridge/late-offer.ts';
 import { findBridgedSection, parseSdp, remoteMedia } from '../../src/rtp-bridge/sdp/index.ts';
 
 describe('the placeholder offer that stands for an offerless trunk', () => {
@@ -19,17 +19,5 @@ describe('the placeholder offer that stands for an offerless trunk', () => {
     expect(sdp).toMatch(/^m=audio 9 RTP\/AVP 96 8\r$/m);
     expect(sdp).toMatch(/^a=rtpmap:96 opus\/48000\/2\r$/m);
     expect(sdp).not.toMatch(/telephone-event/);
-  });
-});
-
-describe('a side’s last SDP replayed as its answer', () => {
-  const browserOffer = 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=setup:actpass\r\n';
-  it('takes the DTLS role opposite to ours instead of actpass (RFC 8842 §5.3)', () => {
-    expect(asAnswer(browserOffer, 'v=0\r\na=setup:passive\r\n')).toMatch(/^a=setup:active\r$/m);
-    expect(asAnswer(browserOffer, 'v=0\r\na=setup:active\r\n')).toMatch(/^a=setup:passive\r$/m);
-  });
-  it('leaves an answer (or a plain SDP) as it is', () => {
-    const answer = 'v=0\r\na=setup:active\r\n';
-    expect(asAnswer(answer, undefined)).toBe(answer);
   });
 });

@@ -32,6 +32,10 @@
  *       local and state are A's leg; returns { sdp (to A), state (A's), remote (B's RemoteMedia),
  *       payloadTypes: PayloadTypeMap, offerer and answerer: NegotiatedLeg { direction, rtcpMux, dtlsRole? } }
  *     both throw SdpError (SDP_INVALID | SDP_UNSUPPORTED | SDP_LOCAL_INVALID) or NoCommonCodecError
+ *   readPeerAnswer({ sdp, kind: LegKind, state: LegSdpState }): PeerAnswer
+ *       a peer's answer to the SDP last sent on its leg (state.lastBody) when no offer of the other side is
+ *       pending (the offer in a 2xx, the answer in the ACK); returns { remote, negotiated: NegotiatedLeg, kept:
+ *       { ours, theirs: Codec }[] } and writes nothing: the leg's o= state does not move
  *   createLegState(sessionId: string, version = 1): LegSdpState     { origin, lastBody?, slots, payloadTypes }
  *   createOrigin(sessionId: string, version = 1): OriginState        { sessionId, version }
  *   nextOrigin(origin: OriginState): OriginState                     version + 1
@@ -58,6 +62,8 @@ export { translateOffer } from './offer.ts';
 export type { CodecOptions, PendingOffer, TranslateOfferInput, TranslatedOffer } from './offer.ts';
 export { translateAnswer } from './answer.ts';
 export type { NegotiatedLeg, TranslateAnswerInput, TranslatedAnswer } from './answer.ts';
+export { readPeerAnswer } from './peer-answer.ts';
+export type { KeptCodec, PeerAnswer, ReadPeerAnswerInput } from './peer-answer.ts';
 export { createLegState, createOrigin, nextOrigin } from './state.ts';
 export type { LegSdpState, MediaSlot, OriginState } from './state.ts';
 export type { EndpointDescription, LocalCandidate, PlainEndpoint, WebrtcEndpoint } from './endpoint.ts';
