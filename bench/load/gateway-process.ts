@@ -89,6 +89,13 @@ async function waitForLine(file: string, text: string, child: ChildProcess, ms: 
   throw new Error(`gateway did not log "${text}" within ${ms} ms: ${readFileSync(file, 'utf8').slice(-2000)}`);
 }
 
+/** The Node flags `npm start` gives the gateway (package.json), so the benchmark measures the gateway as users run it. */
+export function npmStartFlags(): string[] {
+  const start = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
+  const m = /\bnode((?:\s+--\S+)*)\s+src\/main\.ts/.exec(start);
+  return m === null ? [] : m[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
 export async function startGatewayProcess(o: GatewayProcessOptions): Promise<GatewayProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-load-'));
   const [sipPort, httpPort, inspectPort] = [await freePort(), await freePort(), await freePort()];
@@ -99,7 +106,7 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
   const execArgv = [
     `--inspect=127.0.0.1:${inspectPort}`,
     ...(o.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`]),
-    ...(o.nodeFlags ?? []),
+    ...(o.nodeFlags ?? npmStartFlags()),
   ];
   const env = { ...process.env };
   delete env.LOG_LEVEL; // the config's logLevel decides

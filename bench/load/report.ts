@@ -9,6 +9,7 @@ import { fmt, markdownTable, writeSection } from '../report.ts';
 import type { LoadResult, LoadStep } from '../load.bench.ts';
 import { stepPasses, TARGETS } from './targets.ts';
 import { writeLoadPlot } from './plot.ts';
+import { npmStartFlags } from './gateway-process.ts';
 
 export const SECTION_TITLE = 'Concurrent calls (WebRTC↔SIP end to end)';
 
@@ -132,10 +133,18 @@ function gapNotes(r: LoadResult): string[] {
         `  In that step the gateway used ${pct(f.gatewayCpuLoad, 0)} of a core and waited for one ${pct(f.gatewayRunqueueWait, 0)} of the time, with ${fmt(f.machineBusyCores, 2)} cores busy machine-wide.`,
       );
     }
-    if (good !== undefined && good.window.gatewayCpuLoad >= 0.75) {
+    if (mw !== 0 && good !== undefined && good.window.machineBusyCores >= 1.8) {
+      lines.push(
+        `  Diagnosis: the machine's two cores. At ${good.window.calls} calls the gateway's processes used ${pct(good.window.gatewayCpuLoad, 0)} of a core and the load`,
+        `  generator with the echo trunk ${pct(good.window.workersCpuLoad + good.window.trunkCpuLoad, 0)}: ${fmt(good.window.machineBusyCores, 2)} of the 2 cores were busy. The next step's`,
+        '  setups (a DTLS handshake on each side per call, in the generator as in the gateway) had no CPU left to take, so',
+        '  packets and SIP queued behind one another, setups timed out and calls ended. The gateway spreads over cores; the',
+        '  benchmark needs cores besides its own for the generator to go further.',
+      );
+    } else if (good !== undefined && good.window.gatewayCpuLoad >= 0.75) {
       lines.push(
         `  Diagnosis: the gateway's one core. At ${good.window.calls} calls it already needed ${pct(good.window.gatewayCpuLoad, 0)} of it; the next step's setups`,
-        '  (≈ 20 ms of CPU each, see below) pushed it past, packets queued in its socket buffers for seconds (a packet not',
+        `  (≈ ${fmt(r.steps[0]!.setup.gatewayCpuMsPerCall, 0)} ms of CPU each, see below) pushed it past, packets queued in its socket buffers for seconds (a packet not`,
         '  back within 1 s after the window counts as lost), new WebSocket connections and INVITEs waited behind them, and it',
         '  did not catch up. Contention from the rest of the machine made the collapse deeper, not earlier.',
       );
@@ -211,7 +220,7 @@ export function renderLoadBody(r: LoadResult): string {
     `Browsers call a SIP trunk through the gateway, ${o.steps.join(' → ')} concurrent calls, each carrying 50 packets/s of`,
     '172-byte G.711 (PCMU) RTP each way: the trunk echoes every packet. Processes, all on loopback on this machine:',
     '',
-    '- **gateway**: `node src/main.ts --config …` (services peer disabled, log level ' + `\`${o.logLevel}\`` + ' into a file); its CPU',
+    '- **gateway**: `node ' + npmStartFlags().map((f) => f + ' ').join('') + 'src/main.ts --config …` (the Node flags of `npm start`; services peer disabled, log level ' + `\`${o.logLevel}\`` + ' into a file); its CPU',
     '  (utime + stime, all threads) and VmRSS from /proc/<pid> — the gateway and nothing else;',
     '- **echo trunk** (bench/load/echo-trunk.ts): its own process, a SIP/UDP UAS that answers every INVITE at once and',
     '  echoes RTP from one socket per call. Chosen over the built-in services peer so that the far end\'s CPU is not',
