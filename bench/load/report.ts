@@ -138,7 +138,8 @@ function gapNotes(r: LoadResult): string[] {
         `  Diagnosis: the machine's two cores. At ${good.window.calls} calls the gateway's processes used ${pct(good.window.gatewayCpuLoad, 0)} of a core and the load`,
         `  generator with the echo trunk ${pct(good.window.workersCpuLoad + good.window.trunkCpuLoad, 0)}: ${fmt(good.window.machineBusyCores, 2)} of the 2 cores were busy. The next step's`,
         '  setups (a DTLS handshake on each side per call, in the generator as in the gateway) had no CPU left to take, so',
-        '  packets and SIP queued behind one another, setups timed out and calls ended. The gateway spreads over cores; the',
+        '  packets and SIP queued behind one another: the generator fell behind its own sending schedule and packets came',
+        '  back seconds late (counted as lost). The gateway spreads over cores; the',
         '  benchmark needs cores besides its own for the generator to go further.',
       );
     } else if (good !== undefined && good.window.gatewayCpuLoad >= 0.75) {
