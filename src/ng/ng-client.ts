@@ -1,5 +1,5 @@
 /**
- * The client side of rtpengine's ng control protocol over UDP: what Kamailio's rtpengine module does
+ * The client side of rtpengine's ng control protocol: what Kamailio's rtpengine module does
  * (send_rtpp_command() in src/modules/rtpengine/rtpengine.c), for a gateway that drives remote media nodes.
  *
  *   request(dict) ─▶ `cookie SP bencode` ─▶ sent, retransmitted with the SAME cookie until a reply comes or the
@@ -8,80 +8,30 @@
  *
  * Retransmission backs off: first after `retransmitMs`, then doubling up to `maxRetransmitMs` (Kamailio retries
  * at a fixed rtpengine_tout_ms; doubling keeps a loaded node from being flooded while it works through a queue).
- * The socket is connect()ed to the node, so the kernel only hands us datagrams from it. Another channel can carry
- * the same messages (NgTransport: a supervised worker's IPC pipe); a reliable one is never retransmitted on.
+ * The messages travel over an NgTransport: UDP (ng-udp-transport.ts, retransmitted on) or a supervised worker's
+ * IPC pipe (src/cluster/worker-ng-transport.ts, reliable: never retransmitted on, only the deadline runs).
  * abort() is for a node known dead: every waiting request rejects at once (NG_ABORTED), nothing more is sent.
- * Nothing the node sends
- * can throw out of here: a datagram without a known cookie is dropped, an undecodable reply rejects only the
- * request it names. The reply readers at the end turn `query`/`statistics`/`list` replies back into the media
- * API's types (the inverse of ng-reply.ts).
+ * Nothing the node sends can throw out of here: a message without a known cookie is dropped, an undecodable reply
+ * rejects only the request it names. ng-reply-reader.ts turns `query`/`statistics`/`list` replies back into the
+ * media API's types.
  */
-import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { isIP, isIPv6, type AddressInfo } from 'node:net';
-import { GatewayError } from '../errors.ts';
+import type { AddressInfo } from 'node:net';
 import { logger } from '../log.ts';
 import { encodeBencode } from './bencode.ts';
-import type { LegStats, MediaStatistics, SessionStats } from '../rtp-bridge/media-api.ts';
-import type { BencodeDict, BencodeInput, BencodeValue } from './bencode.ts';
+import type { BencodeDict, BencodeInput } from './bencode.ts';
 import { decodeNgBody, frameNgMessage, splitCookie } from './ng-message.ts';
+import { NgClientError } from './ng-client-error.ts';
+import { UdpTransport, parseNgAddress, type NgAddress } from './ng-udp-transport.ts';
 
-export type NgClientErrorCode =
-  /** No reply before the deadline (the node is down, overloaded, or the address is wrong). */
-  | 'NG_TIMEOUT'
-  /** The client was closed while the request waited. */
-  | 'NG_CLOSED'
-  /** The node is gone (its process exited): abort() rejected the request without waiting for its deadline. */
-  | 'NG_ABORTED'
-  /** A reply with our cookie that is not an ng reply dictionary. */
-  | 'NG_BAD_REPLY'
-  /** The node answered `result: error`; `reason` is its `error-reason`. */
-  | 'NG_REMOTE_ERROR'
-  /** `maxPending` requests are already waiting: refused without sending (backpressure). */
-  | 'NG_BUSY'
-  /** An ng address that is not `udp:IP:PORT` / `udp6:[IP]:PORT`. */
-  | 'NG_ADDRESS';
-
-export class NgClientError extends GatewayError {
-  declare readonly code: NgClientErrorCode;
-  /** The reply dictionary for NG_REMOTE_ERROR. */
-  readonly reply: BencodeDict | undefined;
-
-  constructor(code: NgClientErrorCode, message: string, reply?: BencodeDict) {
-    super(code, message);
-    this.reply = reply;
-  }
-}
-
-export interface NgAddress {
-  transport: 'udp';
-  host: string;
-  port: number;
-}
+// The client's public surface stays importable from here (config, remote-media, the cluster transport, tests).
+export { NgClientError, type NgClientErrorCode } from './ng-client-error.ts';
+export { formatNgAddress, parseNgAddress, type NgAddress } from './ng-udp-transport.ts';
+export { parseListReply, parseQueryReply, parseStatisticsReply } from './ng-reply-reader.ts';
 
 /**
- * Kamailio's rtpengine_sock syntax for UDP: `udp:127.0.0.1:2223`, `udp6:[::1]:2223` (also `udp:[::1]:2223`).
- * Only IP literals: a media node is addressed exactly, and nothing here resolves names.
- */
-export function parseNgAddress(value: string): NgAddress {
-  const m = /^(udp6?):(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
-  const host = m?.[2] ?? m?.[3];
-  const port = Number(m?.[4]);
-  if (m === null || host === undefined || isIP(host) === 0 || !(port > 0 && port < 65536)) {
-    throw new NgClientError('NG_ADDRESS', `ng address ${JSON.stringify(value)}: expected udp:IP:PORT or udp6:[IPv6]:PORT`);
-  }
-  if (m[1] === 'udp6' && !isIPv6(host)) throw new NgClientError('NG_ADDRESS', `ng address ${JSON.stringify(value)}: udp6 needs an IPv6 address`);
-  if (m[2] !== undefined && !isIPv6(host)) throw new NgClientError('NG_ADDRESS', `ng address ${JSON.stringify(value)}: brackets are for IPv6`);
-  return { transport: 'udp', host, port };
-}
-
-export function formatNgAddress(address: NgAddress): string {
-  return isIPv6(address.host) ? `udp6:[${address.host}]:${address.port}` : `udp:${address.host}:${address.port}`;
-}
-
-/**
- * What carries ng messages (`cookie SP bencode`) between the client and one node, when it is not UDP: a
- * supervised media worker's IPC channel (src/cluster/worker-ng-transport.ts).
+ * What carries ng messages (`cookie SP bencode`) between the client and one node: a connected UDP socket
+ * (UdpTransport) or a supervised media worker's IPC channel (src/cluster/worker-ng-transport.ts).
  */
 export interface NgTransport {
   /** For messages and logs: `ipc:worker-1 (pid 1234)`. */
@@ -143,35 +93,6 @@ interface Pending {
 
 const log = logger.child({ component: 'ng-client' });
 
-/** A UDP socket connected to the node, as an NgTransport. */
-class UdpTransport implements NgTransport {
-  readonly label: string;
-  readonly reliable = false;
-  readonly socket: dgram.Socket;
-
-  constructor(address: NgAddress, socket: dgram.Socket) {
-    this.label = formatNgAddress(address);
-    this.socket = socket;
-    // ICMP port unreachable on a connected socket surfaces here (ECONNREFUSED): the node is not listening.
-    // Requests keep retransmitting until their deadline; the error itself is only worth a debug line.
-    socket.on('error', (err) => log.debug({ err, node: this.label }, 'ng client socket error'));
-  }
-
-  send(message: Buffer): void {
-    this.socket.send(message, (err) => {
-      if (err) log.debug({ err, node: this.label }, 'ng request not sent');
-    });
-  }
-
-  receive(handler: (message: Buffer) => void): void {
-    this.socket.on('message', (message) => handler(message));
-  }
-
-  close(): Promise<void> {
-    return new Promise<void>((resolve) => this.socket.close(() => resolve()));
-  }
-}
-
 export class NgClient {
   /** The node's UDP address (undefined over another transport). */
   readonly address: NgAddress | undefined;
@@ -212,29 +133,7 @@ export class NgClient {
   /** Binds a UDP socket and connects it to the node (no datagram is sent until the first request). */
   static async open(options: NgClientOptions): Promise<NgClient> {
     const address = typeof options.address === 'string' ? parseNgAddress(options.address) : options.address;
-    const v6 = isIPv6(address.host);
-    const bind = options.bindAddress ?? defaultBind(address.host, v6);
-    const socket = dgram.createSocket(v6 ? 'udp6' : 'udp4');
-    try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(0, bind, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.connect(address.port, address.host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (err) {
-      socket.close();
-      throw err;
-    }
-    return new NgClient(address, new UdpTransport(address, socket), options);
+    return new NgClient(address, await UdpTransport.open(address, options.bindAddress), options);
   }
 
   /** The local UDP address (throws over another transport: there is none). */
@@ -411,97 +310,4 @@ export class NgClient {
       pending.resolve(reply);
     }
   }
-}
-
-function defaultBind(host: string, v6: boolean): string {
-  if (v6) return host === '::1' ? '::1' : '::';
-  return host.startsWith('127.') ? '127.0.0.1' : '0.0.0.0';
-}
-
-// ---------------------------------------------------------------------------------------- reply reading
-
-/** A `statistics` reply (ng-reply.ts statisticsReplyFields; rtpengine's "statistics Message") as MediaStatistics. */
-export function parseStatisticsReply(reply: BencodeDict): MediaStatistics {
-  const stats = dict(reply['statistics']);
-  const current = dict(stats?.['currentstatistics']);
-  const totals = dict(stats?.['totalstatistics']);
-  return {
-    sessions: num(current?.['sessionsown']) ?? num(current?.['sessionstotal']) ?? 0,
-    legs: num(current?.['legs']) ?? 0,
-    portsInUse: num(current?.['portsinuse']) ?? 0,
-    packetsRelayed: num(totals?.['relayedpackets']) ?? 0,
-  };
-}
-
-/** The Call-IDs of a `list` reply. */
-export function parseListReply(reply: BencodeDict): string[] {
-  return strings(reply['calls']);
-}
-
-function dict(value: BencodeValue | undefined): BencodeDict | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value) ? value : undefined;
-}
-
-function num(value: BencodeValue | undefined): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
-  return undefined;
-}
-
-function str(value: BencodeValue | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-function strings(value: BencodeValue | undefined): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
-
-function endpoint(value: BencodeValue | undefined): { address: string; port: number } | undefined {
-  const ep = dict(value);
-  const address = str(ep?.['address']);
-  const port = num(ep?.['port']);
-  return address === undefined || port === undefined ? undefined : { address, port };
-}
-
-/**
- * A `query` reply (docs/ng_control_protocol.md, "query Message"; src/ng/ng-reply.ts writes ours) back into
- * SessionStats: one leg per tag, from its first medium's first stream. Fields a node leaves out read as 0 or
- * undefined; nothing in the reply can make this throw.
- */
-export function parseQueryReply(callId: string, reply: BencodeDict, now: number): SessionStats {
-  const createdUs = num(reply['created_us']);
-  const created = num(reply['created']);
-  const legs: LegStats[] = [];
-  const tags = dict(reply['tags']) ?? {};
-  for (const [key, value] of Object.entries(tags)) {
-    const tag = dict(value);
-    if (tag === undefined) continue;
-    const medias = tag['medias'];
-    const media = dict(Array.isArray(medias) ? medias[0] : undefined);
-    const streams = media?.['streams'];
-    const stream = dict(Array.isArray(streams) ? streams[0] : undefined);
-    const stats = dict(stream?.['stats']);
-    const statsOut = dict(stream?.['stats_out']);
-    const lastPacket = num(stream?.['last packet']);
-    const protocol = str(media?.['protocol']) ?? '';
-    legs.push({
-      tag: str(tag['tag']) ?? key,
-      kind: /TLS|SAVP/i.test(protocol) ? 'webrtc' : 'plain',
-      local: { address: str(stream?.['local address']) ?? '', port: num(stream?.['local port']) ?? 0 },
-      remote: endpoint(stream?.['endpoint']),
-      state: str(media?.['state']) ?? '',
-      direction: str(media?.['direction']) ?? '',
-      packetsIn: num(stats?.['packets']) ?? 0,
-      packetsOut: num(statsOut?.['packets']) ?? 0,
-      bytesIn: num(stats?.['bytes']) ?? 0,
-      bytesOut: num(statsOut?.['bytes']) ?? 0,
-      lost: num(stream?.['packets lost']) ?? 0,
-      jitterMs: num(stream?.['jitter']) ?? 0,
-      rttMs: num(stream?.['rtt']),
-      dropped: num(stats?.['errors']) ?? 0,
-      lastPacketAgoMs: lastPacket === undefined ? undefined : Math.max(0, now - lastPacket * 1000),
-    });
-  }
-  const createdAt = createdUs !== undefined ? Math.floor(createdUs / 1000) : created !== undefined ? created * 1000 : now;
-  return { callId, createdAt, legs };
 }

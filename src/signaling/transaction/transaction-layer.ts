@@ -1,8 +1,8 @@
 /**
  * The transaction layer (RFC 3261 §17): owns every client and server transaction, matches messages from the
- * transport to them (§17.1.3, §17.2.3), hands new requests, ACKs for 2xx and CANCELs to the TU, and builds
- * CANCELs (§9.1). Transactions are made only here; each removes itself from the layer when it is Terminated,
- * with every timer it started cleared. `close()` terminates all of them.
+ * transport to them (§17.1.3, §17.2.3), hands new requests, ACKs for 2xx and CANCELs to the TU, and sends
+ * CANCELs when §9.1 allows (outgoing-cancels.ts). Transactions are made only here; each removes itself from the
+ * layer when it is Terminated, with every timer it started cleared. `close()` terminates all of them.
  *
  * The receive paths never throw on network input: a message that cannot be matched (no Via, no CSeq, CSeq
  * method ≠ request method) is dropped and counted in `stats`.
@@ -13,17 +13,18 @@ import { logger } from '../../log.ts';
 import { TwoXxRetransmitter, type TwoXxRetransmitterUser } from './2xx-retransmitter.ts';
 import { AcceptedInvites, type AcceptedInvite, type NextHopResolver } from './accepted-invites.ts';
 import { newBranch, newTag } from './branch.ts';
-import { buildCancel } from './cancel.ts';
 import { TransactionError } from './errors.ts';
 import { InviteClientTransaction } from './invite-client-transaction.ts';
 import { InviteServerTransaction } from './invite-server-transaction.ts';
 import { clientKey, dialogAckKey, isRfc3261Branch, readCSeq, readTopVia, requestKeys, responseKey, tagOf } from './matching.ts';
 import { NonInviteClientTransaction } from './non-invite-client-transaction.ts';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
+import { OutgoingCancels, type CancelOutcome } from './outgoing-cancels.ts';
 import { resolveTimerConfig, type TimerConfig } from './timers.ts';
 import type { ClientTransactionUser, ServerTransactionUser } from './transaction.ts';
 
 export type { NextHopResolver } from './accepted-invites.ts';
+export type { CancelOutcome } from './outgoing-cancels.ts';
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
 
@@ -72,9 +73,6 @@ export interface TransactionStats {
   discardedResponses: number;
 }
 
-/** `cancel()`: sent now, held until the first provisional (§9.1), or not sent (final response already, or twice). */
-export type CancelOutcome = 'sent' | 'queued' | 'not-sent';
-
 const log = logger.child({ module: 'sip-transaction-layer' });
 
 export class TransactionLayer {
@@ -86,8 +84,9 @@ export class TransactionLayer {
   readonly #rfc2543Acks = new Map<string, InviteServerTransaction>();
   readonly #retransmitters = new Set<TwoXxRetransmitter>();
   readonly #retransmittersByAck = new Map<string, TwoXxRetransmitter>();
-  readonly #pendingCancels = new Map<InviteClientTransaction, { cancel: SipRequest; user: ClientTransactionUser }>();
-  readonly #cancelled = new WeakSet<InviteClientTransaction>();
+  readonly #cancels = new OutgoingCancels((invite, cancel, user) => {
+    this.#startClient(clientKey(readTopVia(cancel)!.branch!, 'CANCEL'), cancel, invite.channel, user);
+  });
   #callsInSetup = 0;
   readonly #accepted = new AcceptedInvites({
     sendBye: (bye, channel) => {
@@ -109,7 +108,7 @@ export class TransactionLayer {
   get counts(): TransactionCounts {
     const counts: TransactionCounts = {
       inviteClient: 0, nonInviteClient: 0, inviteServer: 0, nonInviteServer: 0,
-      retransmitters: this.#retransmitters.size, pendingCancels: this.#pendingCancels.size, timers: 0,
+      retransmitters: this.#retransmitters.size, pendingCancels: this.#cancels.held, timers: 0,
     };
     for (const tx of this.#clients.values()) {
       if (tx.kind === 'invite-client') counts.inviteClient++;
@@ -184,27 +183,13 @@ export class TransactionLayer {
 
   /**
    * Cancels a pending INVITE (§9.1) through its own non-INVITE client transaction; the CANCEL's responses go to
-   * `user`. "If no provisional response has been received, the CANCEL request MUST NOT be sent; rather, the
-   * client MUST wait for the arrival of a provisional response before sending the request. If the original
-   * request has generated a final response, the CANCEL SHOULD NOT be sent". A queued CANCEL that is never sent
-   * (the INVITE ended first) ends with `user.onTerminated` and no response.
+   * `user`. Held until the first provisional, never after a final response: see outgoing-cancels.ts. A held
+   * CANCEL that is never sent (the INVITE ended first) ends with `user.onTerminated` and no response.
    */
   cancel(invite: InviteClientTransaction, user: ClientTransactionUser): CancelOutcome {
     if (this.#closed) throw new TransactionError('SIP_TRANSACTION_CLOSED', 'transaction layer is closed');
     if (this.#clients.get(invite.id) !== invite) return 'not-sent';
-    if (this.#cancelled.has(invite)) return 'not-sent';
-    const cancel = buildCancel(invite.request);
-    if (invite.state === 'Proceeding') {
-      this.#cancelled.add(invite);
-      this.#sendCancel(invite, cancel, user);
-      return 'sent';
-    }
-    if (invite.state === 'Calling') {
-      this.#cancelled.add(invite);
-      this.#pendingCancels.set(invite, { cancel, user });
-      return 'queued';
-    }
-    return 'not-sent';
+    return this.#cancels.cancel(invite, user);
   }
 
   /**
@@ -263,7 +248,7 @@ export class TransactionLayer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const invite of [...this.#pendingCancels.keys()]) this.#dropPendingCancel(invite);
+    this.#cancels.dropAll();
     for (const r of [...this.#retransmitters]) r.stop();
     for (const tx of [...this.#clients.values()]) tx.terminate();
     for (const tx of [...this.#servers.values()]) tx.terminate();
@@ -336,14 +321,14 @@ export class TransactionLayer {
         try {
           inner.onResponse(response);
         } finally {
-          if (tx instanceof InviteClientTransaction) this.#afterInviteResponse(tx, response);
+          if (tx instanceof InviteClientTransaction) this.#cancels.afterResponse(tx, response, this.#closed);
         }
       },
       onTimeout: () => inner.onTimeout(),
       onTransportError: (error) => inner.onTransportError(error),
       onTerminated: () => {
         if (this.#clients.get(key) === tx) this.#clients.delete(key);
-        if (tx instanceof InviteClientTransaction) this.#dropPendingCancel(tx);
+        if (tx instanceof InviteClientTransaction) this.#cancels.drop(tx);
         if (accepted !== undefined) this.#accepted.untrack(accepted);
         inner.onTerminated?.();
       },
@@ -354,31 +339,6 @@ export class TransactionLayer {
     this.#clients.set(key, tx);
     tx.start();
     return tx;
-  }
-
-  /** §9.1: a queued CANCEL goes out with the first provisional, and is dropped once a final response arrived. */
-  #afterInviteResponse(invite: InviteClientTransaction, response: SipResponse): void {
-    const pending = this.#pendingCancels.get(invite);
-    if (pending === undefined) return;
-    if (response.status < 200) {
-      this.#pendingCancels.delete(invite);
-      if (!this.#closed) this.#sendCancel(invite, pending.cancel, pending.user);
-    } else {
-      this.#dropPendingCancel(invite);
-    }
-  }
-
-  #sendCancel(invite: InviteClientTransaction, cancel: SipRequest, user: ClientTransactionUser): void {
-    const branch = readTopVia(cancel)!.branch!;
-    this.#startClient(clientKey(branch, 'CANCEL'), cancel, invite.channel, user);
-    invite.cancelSent();
-  }
-
-  #dropPendingCancel(invite: InviteClientTransaction): void {
-    const pending = this.#pendingCancels.get(invite);
-    if (pending === undefined) return;
-    this.#pendingCancels.delete(invite);
-    this.#safely('onTerminated', () => pending.user.onTerminated?.());
   }
 
   #serverUser(key: string, rfc2543AckKey: string | undefined, self: () => ServerTransaction, inSetup = false): ServerTransactionUser {
