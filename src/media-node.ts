@@ -69,7 +69,7 @@ logger.info(
     interface: options.interface,
     ports: `${options.portMin}-${options.portMax}`,
   },
-  'media node listening',
+  options.supervised ? 'media worker ready (ng over the IPC channel)' : 'media node listening',
 );
 
 let signalled = false;

@@ -224,6 +224,8 @@ export class MediaWorker extends TypedEmitter<MediaWorkerEvents> implements Medi
         this.emit('dtmf', event.callId, event.tag, event.digit);
         break;
       case 'media-failed':
+        // As the reconcile path does: the call is gone on the worker, so its exit must not report it again.
+        this.#calls.delete(event.callId);
         this.emit('failed', event.callId, event.tag, event.reason);
         break;
     }

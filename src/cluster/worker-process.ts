@@ -52,7 +52,7 @@ export interface WorkerProcessOptions {
   name: string;
   /** media-node flags besides --supervised (interface, ports, timeout, ICE, codecs). */
   args: readonly string[];
-  /** How long the worker may take to listen (default 15 s: a loaded machine imports slowly). */
+  /** How long the worker may take to say it is ready (default 15 s: a loaded machine imports slowly). */
   readyTimeoutMs?: number;
   /** The worker's LOG_LEVEL (default the gateway's environment). */
   logLevel?: string;

@@ -9,7 +9,8 @@
  * - health: every node with a `ping` is pinged every `pingIntervalMs`; `maxMissedPings` misses in a row take it
  *   out (`node-down`): new calls go elsewhere, and (unless the node is `keepCallsWhenSilent`) every call on it gets a `failed` event so the signalling side
  *   ends it on both legs (its media went with the node). The first answer brings it back (`node-up`), and the
- *   calls it still held are deleted on it then (they were ended meanwhile).
+ *   calls it still held are deleted on it then (they were ended meanwhile); a `keepCallsWhenSilent` node kept
+ *   its calls, so nothing is deleted.
  * - events of a node are passed on only for the calls this dispatcher placed on that node.
  */
 import { GatewayError } from '../errors.ts';

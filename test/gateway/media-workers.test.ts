@@ -4,9 +4,10 @@
  * comes back. One worker is killed (SIGKILL): its calls end at once on both SIP legs, the others keep their audio,
  * the worker is restarted and takes calls again. After close() no worker process is left; and a gateway that is
  * itself killed takes its workers with it (they exit when their IPC channel closes). A call that goes silent ends
- * on the worker's media timeout, told over the channel at once, as it does without workers.
+ * on the worker's media timeout, told over the channel at once, as it does without workers; so are RFC 4733 digits
+ * the worker detects (`dtmf`) and a WebRTC leg that fails its DTLS fingerprint check (`failed`: the call ends).
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -256,6 +257,88 @@ describe('media timeout with media.workers', () => {
       await phone.close();
       await gw.close();
     }
+  });
+});
+
+/**
+ * The RFC 4733 §2.3 event codes a call received. The meter keeps payloads without their type; a telephone-event
+ * payload is 4 bytes, an audio frame 160.
+ */
+function eventsHeard(call: OutgoingCall): number[] {
+  return call.audio.payloads.filter((p) => p.length === 4).map((p) => p[0]!);
+}
+
+describe('DTMF and failed legs with media.workers: told over the channel as in-process', () => {
+  let gw: Gateway;
+  let phone: TestPhone;
+  const events: string[] = [];
+
+  beforeAll(async () => {
+    const yaml = (await configYaml(41000 + 400 * Math.floor(Math.random() * 20))).replace('workers: 2', 'workers: 1');
+    gw = await startGateway(parseConfig(yaml, 'media-workers events test', {}));
+    gw.media.on('dtmf', (callId, tag, digit) => events.push(`dtmf ${callId} ${tag} ${digit}`));
+    gw.media.on('failed', (callId, tag, reason) => events.push(`failed ${callId} ${tag} ${reason}`));
+    gw.media.on('timeout', (callId, tag) => events.push(`timeout ${callId} ${tag}`));
+    phone = await TestPhone.connect({ url: gw.urls.ws, user: 'alice', password: 'demo', domain: '127.0.0.1' });
+    await phone.register();
+  });
+
+  afterAll(async () => {
+    await phone?.close();
+    await gw?.close();
+  });
+
+  it('RFC 4733 events arriving from the trunk side are detected in the worker and reported as dtmf; the browser gets them as RFC 4733', async () => {
+    events.length = 0;
+    const call = await phone.call('echo');
+    const sending = call.startSending({ pt: 0, everyMs: 20 });
+    onTestFinished(async () => {
+      sending.stop();
+      if (call.state === 'confirmed') await call.hangup();
+    });
+    await call.waitForAudio((a) => a.markers.some((m) => m.stream === sending.stream));
+    const [mediaId] = await gw.media.list();
+    expect(mediaId).toBeDefined();
+    const plainTag = (await gw.media.query(mediaId!))?.legs.find((l) => l.kind === 'plain')?.tag;
+    expect(plainTag).toBeDefined();
+
+    // The browser's INFO is played by the worker towards the echo service as RFC 4733; the echo service sends the
+    // events back, so they reach the worker from the plain (trunk) side, where its relay detects them (§2.5.2:
+    // one digit per event, however many packets and end retransmissions carry it).
+    expect((await call.sendInfoDtmf('5')).status).toBe(200);
+    await waitFor(() => events.length > 0, 'a dtmf event from the worker', 3000);
+    // The worker relays the events to the browser on its telephone-event payload type, as in-process.
+    await call.waitForAudio((a) => a.payloadTypes.includes(126), 3000);
+    expect(eventsHeard(call)).toContain(5);
+    expect((await call.sendInfoDtmf('#')).status).toBe(200);
+    await waitFor(() => events.length > 1, 'a second dtmf event', 3000);
+    expect(events).toEqual([`dtmf ${mediaId} ${plainTag} 5`, `dtmf ${mediaId} ${plainTag} #`]);
+    expect(eventsHeard(call)).toContain(11);
+
+    sending.stop();
+    await call.hangup();
+    await waitFor(async () => (await gw.media.list()).length === 0, 'the call gone from the worker', 3000);
+  });
+
+  it('a DTLS fingerprint mismatch from the browser fails its leg in the worker: reported as failed, the call ends with BYE at once', async () => {
+    events.length = 0;
+    const before = new Set(await gw.media.list());
+    // One byte of the browser's certificate fingerprint changed: its real certificate no longer matches (RFC 8122 §5).
+    const mangleOffer = (sdp: string): string =>
+      sdp.replace(/(a=fingerprint:sha-256 )([0-9A-F]{2})/, (_m, p: string, byte: string) => p + (byte === 'AA' ? 'BB' : 'AA'));
+    const call = await phone.call('echo', { mangleOffer });
+    const answeredAt = Date.now();
+    const ended = await call.ended;
+    const afterMs = Date.now() - answeredAt;
+    expect(ended.by).toBe('remote');
+    const bye = phone.trace.find((t) => t.dir === 'in' && t.msg.type === 'request' && t.msg.method === 'BYE' && t.text.includes(call.callId));
+    expect(bye, 'BYE from the gateway').toBeDefined();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatch(/^failed \S+ \S+ DTLS_FINGERPRINT_MISMATCH/);
+    // Told at once over the channel: not left up until the media timeout (30 s) or a reconcile.
+    expect(afterMs).toBeLessThan(5000);
+    await waitFor(async () => (await gw.media.list()).every((id) => before.has(id)), 'the failed call gone from the worker', 5000);
+    console.info(`[media-workers] DTLS fingerprint mismatch: call ended ${afterMs} ms after its 2xx (${events[0]})`);
   });
 });
 
