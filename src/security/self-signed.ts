@@ -17,7 +17,7 @@
  * certificate, CA/Browser Forum ballot SC22).
  */
 import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import { isIP } from 'node:net';
@@ -205,12 +205,22 @@ function isOurPair(certPath: string, keyPath: string): boolean {
  * is from a write that never reached a rename — the files in place are untouched — and is removed.
  * Returns true when it finished a pair.
  */
+function isOwnRegularFile(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() && (process.getuid === undefined || st.uid === process.getuid());
+  } catch {
+    return false;
+  }
+}
+
 function recoverInterruptedWrite(certPath: string, keyPath: string): boolean {
   const tempCert = selfSignedTempPath(certPath);
   const tempKey = selfSignedTempPath(keyPath);
   if (!existsSync(tempCert) && !existsSync(tempKey)) return false;
   try {
-    if (!existsSync(tempKey) && existsSync(keyPath) && isOurPair(tempCert, keyPath)) {
+    // Only a regular file of ours is adopted: a symlink planted in a shared directory is removed, not followed.
+    if (!existsSync(tempKey) && existsSync(keyPath) && isOwnRegularFile(tempCert) && isOurPair(tempCert, keyPath)) {
       renameSync(tempCert, certPath);
       syncDirectory(dirname(certPath));
       return true;

@@ -209,6 +209,20 @@ describe('self-signed certificate written crash-safely', () => {
     expect(readdirSync(dir).sort()).toEqual(['cert.pem', 'key.pem']);
   });
 
+  it('does not adopt a symlink planted at the temporary certificate name, even one pointing at a matching certificate', async () => {
+    const pair = await scratchPair();
+    const dir = tempDir();
+    const elsewhere = join(tempDir(), 'planted.pem');
+    writeFileSync(elsewhere, pair.cert);
+    const paths = { certPath: join(dir, 'cert.pem'), keyPath: join(dir, 'key.pem') };
+    writeFileSync(paths.keyPath, pair.key, { mode: 0o600 });
+    symlinkSync(elsewhere, selfSignedTempPath(paths.certPath));
+
+    await expect(ensureSelfSignedCertificate({ ...paths, names: ['localhost'] })).rejects.toThrow(CertificateError);
+    expect(readdirSync(dir).sort()).toEqual(['key.pem']); // the link removed, nothing moved into place
+    expect(readFileSync(elsewhere, 'utf8')).toBe(pair.cert);
+  });
+
   it('finishes a replacement interrupted between the renames: new key beside the expired certificate', async () => {
     const expired = await scratchPair(new Date(Date.now() - 400 * 86_400_000));
     const fresh = await scratchPair();
