@@ -362,3 +362,12 @@ function sameValue(a: string | null, b: string | null): boolean {
 function normalizeTel(number: string): string {
   return number.replace(/[-.()]/g, '').toLowerCase();
 }
+
+/**
+ * A URI as it may stand in a Request-URI (§19.1.1 table): neither `method` nor URI headers (`?…`) are allowed
+ * there; everything else (maddr, ttl, transport, lr, user, other params) stays.
+ */
+export function requestUriForm(uri: string): string {
+  const question = uri.indexOf('?');
+  return (question === -1 ? uri : uri.slice(0, question)).replace(/;method=[^;]*/gi, '');
+}

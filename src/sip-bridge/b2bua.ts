@@ -80,6 +80,8 @@ export class B2bua implements SipTransactionUser {
   readonly #limits: CallLimits;
   /** How released INVITE transactions reach a late fork's next hop; one closure for the gateway's life, no call in it. */
   readonly #channelFor = (target: ChannelTarget): Promise<Channel> => this.#o.stack.channelFor(target);
+  /** The same for a trunk configured `tlsVerify: false`: a late fork's next hop is not verified either. */
+  readonly #channelForUnverified = (target: ChannelTarget): Promise<Channel> => this.#o.stack.channelFor({ ...target, tlsVerify: false });
   #closed = false;
 
   constructor(options: B2buaOptions) {
@@ -267,7 +269,19 @@ export class B2bua implements SipTransactionUser {
     decision: RouteDecision,
     info: CallInfo,
     caller: { user: string; display: string; uri: string },
+    looked = false,
   ): void {
+    const unknown = looked || decision.kind === 'reject' ? [] : this.#sourcesToFind(channel, decision);
+    if (unknown.length > 0) {
+      // First call with this peer from a wildcard listener: our Contacts need the address we reach it from
+      // (§8.1.1.8), found before they are written (a route lookup, well under a millisecond); if it fails, the
+      // listener's sent-by. A CANCEL meanwhile is answered 487 by the dialog table.
+      void Promise.allSettled(unknown.map((remote) => localAddressTowards(remote))).then(() => {
+        if (transaction.finalResponse !== undefined || transaction.terminated) return;
+        this.#route(request, transaction, channel, decision, info, caller, true);
+      });
+      return;
+    }
     if (decision.kind === 'reject') {
       // Probing for dialable numbers is how toll fraud starts: refused destinations count towards a ban.
       if (decision.status === 403) this.#o.recordFailure?.(channel.remote.address, 'forbidden');
@@ -381,7 +395,14 @@ export class B2bua implements SipTransactionUser {
     // Our INVITE transactions linger up to 64*T1 after their outcome (RFC 6026 Accepted, Timer D); without this
     // their callbacks would keep the whole ended call reachable that long. They re-ACK on their own from now on,
     // and ACK and BYE a fork that answers late (§13.2.2.4), reaching its next hop through the stack.
-    for (const session of call.sessions()) this.#o.stack.transactions.release(session.callId, this.#channelFor);
+    const unverified = (side: CallInfo['caller'] | CallInfo['callee']): boolean =>
+      side.kind === 'trunk' && this.#o.config.trunks.find((t) => t.name === side.name)?.tlsVerify === false;
+    const aUnverified = unverified(call.info.caller);
+    const bUnverified = unverified(call.info.callee);
+    for (const session of call.sessions()) {
+      const skipVerify = session === (call.a as unknown) ? aUnverified : bUnverified;
+      this.#o.stack.transactions.release(session.callId, skipVerify ? this.#channelForUnverified : this.#channelFor);
+    }
   }
 
   #callOf(member: DialogMember): Call | undefined {
@@ -418,8 +439,8 @@ export class B2bua implements SipTransactionUser {
   /**
    * Our Contact for a dialog with the peer over `channel`, or at `towards` (a trunk's host) before one exists: the
    * listener's advertised or bound address, or for a wildcard listener the address we reach that peer from
-   * (contact-address.ts). That address is looked up once per peer (trunks at start-up); until it is known, the
-   * listener's sent-by.
+   * (contact-address.ts). That address is looked up before a call's first Contact towards a new peer (#route;
+   * trunks at start-up) and served while it is refreshed; only if the lookup failed, the listener's sent-by.
    */
   #contactFor(protocol: TransportProtocol, channel?: Channel, towards?: string): string {
     const transport = protocol === 'UDP' ? '' : `;transport=${protocol.toLowerCase()}`;
@@ -431,6 +452,25 @@ export class B2bua implements SipTransactionUser {
     const hostPort = contactHostPort(listeners, protocol, remote, local) ?? (listener ?? listeners[0])?.sentBy;
     if (hostPort === undefined) return `<sip:gateway@${bracket(this.#o.domain)}${transport}>`;
     return `<sip:gateway@${hostPort.host}:${hostPort.port}${transport}>`;
+  }
+
+  /** The peers of this call whose Contact would need a source address never looked up yet (#contactFor). */
+  #sourcesToFind(channel: Channel, decision: Exclude<RouteDecision, { kind: 'reject' }>): string[] {
+    const out: string[] = [];
+    const needs = (protocol: TransportProtocol, remote: string, via?: Channel): void => {
+      const listener = listenerTowards(this.#o.stack.listeners, protocol, remote);
+      if (listener === undefined || listener.advertised || !isWildcard(listener.local.address)) return;
+      if (via !== undefined && knownLocal(via) !== undefined) return;
+      if (knownLocalAddressTowards(remote) === undefined) out.push(remote);
+    };
+    needs(channel.protocol, channel.remote.address, channel);
+    if (decision.kind === 'trunk') {
+      const t = decision.trunk;
+      needs(t.transport === 'udp' ? 'UDP' : t.transport === 'tcp' ? 'TCP' : 'TLS', t.host);
+    } else if (decision.kind === 'service') {
+      needs('UDP', this.#o.config.services.host);
+    }
+    return out;
   }
 
   /** The source address towards `remote` if already known; otherwise starts finding it for the next time. */

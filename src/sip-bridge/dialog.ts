@@ -11,7 +11,7 @@ import { Headers } from '../signaling/headers.ts';
 import { createRequest, type SipRequest, type SipResponse } from '../signaling/message.ts';
 import { parseCSeq } from '../signaling/cseq.ts';
 import { parseNameAddr } from '../signaling/name-addr.ts';
-import { parseUri } from '../signaling/uri.ts';
+import { parseUri, requestUriForm } from '../signaling/uri.ts';
 import { newTag as pooledTag } from '../signaling/transaction/branch.ts';
 import { GatewayError } from '../errors.ts';
 
@@ -282,7 +282,8 @@ export class Dialog {
   createRequest(method: string, options: DialogRequestOptions = {}): SipRequest {
     const seq = options.cseq ?? ++this.localSeq;
     const headers = new Headers();
-    let uri = this.remoteTarget;
+    // §12.2.1.1 with the §19.1.1 table: a Contact's `method` and headers do not belong in the Request-URI.
+    let uri = requestUriForm(this.remoteTarget);
     const routes = this.routeSet.slice();
     if (routes.length > 0 && !isLooseRoute(routes[0]!)) {
       uri = requestUriForm(uriOfNameAddr(routes.shift()!));
@@ -314,14 +315,4 @@ export function isLooseRoute(route: string): boolean {
     // A route we cannot read cannot be a strict router we could address either; keep it as a Route value.
     return true;
   }
-}
-
-/**
- * §19.1.1 table: `method` is not allowed in a Request-URI, nor are headers (`?…`); everything else (maddr, ttl,
- * transport, lr, user, other params) may stay.
- */
-function requestUriForm(uri: string): string {
-  const question = uri.indexOf('?');
-  const base = question === -1 ? uri : uri.slice(0, question);
-  return base.replace(/;method=[^;]*/gi, '');
 }

@@ -319,7 +319,9 @@ export class InviteClientSession extends InviteSession<ClientSessionEvents> {
       const patched = { ...response, headers: response.headers.clone().set('Contact', `<${invite.uri}>`) };
       dialog = Dialog.fromUac(invite, patched, this.localContact);
     }
-    const ack = dialog.createRequest('ACK', { cseq: this.#seqOf(invite) });
+    // §13.2.2.4: "The ACK MUST contain the same credentials as the INVITE" (as late-fork.ts does after release).
+    const credentials = ['Authorization', 'Proxy-Authorization'].flatMap((name) => invite.headers.getAll(name).map((value) => [name, value] as const));
+    const ack = dialog.createRequest('ACK', { cseq: this.#seqOf(invite), headers: credentials });
     this.#forkAcks.set(tag, ack);
     this.outgoing.sendAck(ack, dialog);
     const bye = dialog.createRequest('BYE', this.userAgent === undefined ? {} : { headers: [['User-Agent', this.userAgent]] });

@@ -174,6 +174,20 @@ describe('requests inside the dialog (§12.2.1.1)', () => {
     expect(bye.headers.getAll('route')).toEqual(['<sip:old-proxy.example.net;lr>', '<sip:ua@198.51.100.7>']);
   });
 
+  it("a Contact's method param and URI headers stay out of the Request-URI of in-dialog requests (§19.1.1)", () => {
+    const ok = response([
+      'SIP/2.0 200 OK',
+      'Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKaa11bb22cc33',
+      'From: "Gateway" <sip:alice@gw.example.com>;tag=9f8e7d6c',
+      'To: <sip:+15551234567@trunk.example.net>;tag=r1',
+      'Call-ID: 7c3a2b1f0e9d8c7b6a5f4e3d',
+      'CSeq: 2 INVITE',
+      'Contact: <sip:ua@198.51.100.7;transport=udp;method=INVITE?Subject=hi>',
+    ]);
+    const dialog = Dialog.fromUac(request(OUR_INVITE), ok, '<sip:gw@192.0.2.10>');
+    expect(dialog.createRequest('BYE').uri).toBe('sip:ua@198.51.100.7;transport=udp');
+  });
+
   it('an empty route set sends straight to the target without Route', () => {
     const dialog = Dialog.fromUas(request(JSSIP_INVITE.filter((l) => !l.startsWith('Record-Route'))), 't', '<sip:gw@h>', 'confirmed');
     const info = dialog.createRequest('INFO', { body: 'Signal=5\r\nDuration=160\r\n', contentType: 'application/dtmf-relay' });

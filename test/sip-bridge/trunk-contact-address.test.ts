@@ -5,7 +5,7 @@
  * gets for Via. Listener tables are built as the transport layer reports them; the source-address lookup runs
  * against loopback only (a connected UDP socket: no packet is sent).
  */
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi, afterEach } from 'vitest';
 import type { BoundListener } from '../../src/signaling/transport-layer.ts';
 import { contactHostPort, listenerTowards, localAddressTowards, knownLocalAddressTowards } from '../../src/signaling/transports/contact-address.ts';
 
@@ -59,5 +59,67 @@ describe('localAddressTowards', () => {
   it('is the source address the kernel picks (loopback towards loopback), then cached', async () => {
     expect(await localAddressTowards('127.0.0.1')).toBe('127.0.0.1');
     expect(knownLocalAddressTowards('127.0.0.1')).toBe('127.0.0.1');
+  });
+});
+
+/** The module's cache is process-wide: each of these starts from an empty one. */
+async function freshModule(): Promise<typeof import('../../src/signaling/transports/contact-address.ts')> {
+  vi.resetModules();
+  return import('../../src/signaling/transports/contact-address.ts');
+}
+
+describe('localAddressTowards: failures, sharing, staleness, eviction', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a name that does not resolve rejects (no wildcard 0.0.0.0 from the unconnected socket) and caches nothing', async () => {
+    const m = await freshModule();
+    await expect(m.localAddressTowards('nonexistent.invalid')).rejects.toMatchObject({ code: 'SOURCE_ADDRESS_UNKNOWN' });
+    await expect(m.localAddressTowards('nonexistent.invalid')).rejects.toBeInstanceOf(m.SourceAddressError);
+    expect(m.knownLocalAddressTowards('nonexistent.invalid')).toBeUndefined();
+    expect(m.knownLocalAddressTowards('0.0.0.0')).toBeUndefined();
+  });
+
+  it('concurrent lookups towards one peer share one probe', async () => {
+    const m = await freshModule();
+    const first = m.localAddressTowards('127.0.0.9');
+    const second = m.localAddressTowards('127.0.0.9');
+    expect(second).toBe(first);
+    expect(await first).not.toBe('0.0.0.0');
+  });
+
+  it('a name is cached under the address it resolved to as well (a peer\'s requests arrive from that address)', async () => {
+    const m = await freshModule();
+    expect(m.knownLocalAddressTowards('127.0.0.1')).toBeUndefined();
+    const address = await m.localAddressTowards('localhost');
+    expect(m.knownLocalAddressTowards('localhost')).toBe(address);
+    expect(m.knownLocalAddressTowards('127.0.0.1')).toBe(address);
+  });
+
+  it('an entry older than five minutes is still served while a new lookup replaces it', async () => {
+    const m = await freshModule();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = Date.now();
+    const address = await m.localAddressTowards('127.0.0.7');
+    vi.setSystemTime(start + 6 * 60_000);
+    // Stale: served at once (never the loopback sent-by instead), and a refresh starts, shared with the next caller.
+    expect(m.knownLocalAddressTowards('127.0.0.7')).toBe(address);
+    const refreshed = m.localAddressTowards('127.0.0.7');
+    expect(await refreshed).toBe(address);
+    // The refresh stamped the entry: a fresh hit resolves without a new probe.
+    vi.setSystemTime(start + 10 * 60_000);
+    const hit = m.localAddressTowards('127.0.0.7');
+    expect(m.knownLocalAddressTowards('127.0.0.7')).toBe(address);
+    expect(await hit).toBe(address);
+  });
+
+  it('a full cache drops its oldest entry, not all of them', async () => {
+    const m = await freshModule();
+    const peers = Array.from({ length: 1025 }, (_, i) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    for (let i = 0; i < peers.length; i += 128) await Promise.all(peers.slice(i, i + 128).map((p) => m.localAddressTowards(p)));
+    expect(m.knownLocalAddressTowards(peers[0]!)).toBeUndefined();
+    expect(m.knownLocalAddressTowards(peers[1]!)).toBeDefined();
+    expect(m.knownLocalAddressTowards(peers[1024]!)).toBeDefined();
   });
 });

@@ -138,11 +138,19 @@ export class AcceptedInvites {
       }
     };
     const fallback = entry.tx.channel;
+    // RFC 7118 §5: a WebSocket client's Contact (x.invalid;transport=ws) is reachable only over its own flow.
+    if (fallback.protocol === 'WS' || fallback.protocol === 'WSS') return send(fallback);
     const target = targetOf(requests.nextHop, fallback.protocol);
     if (target === undefined || resolve === undefined || sameHop(target, fallback)) return send(fallback);
-    resolve(target).then(send, (err: unknown) => {
-      log.warn({ err, callId: entry.callId, target }, 'no channel to ACK and BYE a late fork');
-    });
+    resolve(target)
+      .catch((err: unknown) => {
+        // The INVITE's channel reaches at least the hop that forwarded the 2xx; without an ACK there, it would
+        // be retransmitted for 64*T1 and every retransmission dropped (pending.channel unset).
+        log.warn({ err, callId: entry.callId, target }, 'no channel to the late fork\'s next hop: ACK and BYE over the INVITE\'s');
+        return fallback;
+      })
+      .then(send)
+      .catch((err: unknown) => log.warn({ err, callId: entry.callId }, 'could not ACK and BYE a late fork'));
   }
 }
 

@@ -11,7 +11,7 @@
 import { createRequest, type SipRequest, type SipResponse } from '../message.ts';
 import { Headers } from '../headers.ts';
 import { parseNameAddr } from '../name-addr.ts';
-import { parseUri } from '../uri.ts';
+import { parseUri, requestUriForm } from '../uri.ts';
 import type { TransportProtocol } from '../transport.ts';
 import type { ChannelTarget } from '../transports/config.ts';
 import { readCSeq } from './matching.ts';
@@ -49,12 +49,6 @@ export function isLooseRoute(route: string): boolean {
   }
 }
 
-/** §19.1.1 table: neither `method` nor URI headers may appear in a Request-URI. */
-function requestUriForm(uri: string): string {
-  const question = uri.indexOf('?');
-  return (question === -1 ? uri : uri.slice(0, question)).replace(/;method=[^;]*/gi, '');
-}
-
 /**
  * The ACK (§13.2.2.4: "constructed in the same way as for any request sent within a dialog … The sequence number
  * of the CSeq header field MUST be the same as the INVITE being acknowledged … The ACK MUST contain the same
@@ -71,7 +65,8 @@ export function lateForkRequests(invite: SipRequest, response: SipResponse): Lat
   if (!/;\s*tag\s*=/i.test(to)) return undefined;
   const remoteTarget = uriOf(response.headers.getAll('contact')[0]) ?? invite.uri;
   const routes = response.headers.getAll('record-route').reverse();
-  let uri = remoteTarget;
+  // §12.2.1.1: the Request-URI is the remote target, in the form §19.1.1 allows there (no headers, no method).
+  let uri = requestUriForm(remoteTarget);
   let nextHop = remoteTarget;
   if (routes.length > 0 && !isLooseRoute(routes[0]!)) {
     // §12.2.1.1 strict routing: the first route becomes the Request-URI, the remote target the last Route.

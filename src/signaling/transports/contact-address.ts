@@ -15,6 +15,7 @@
  */
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
+import { GatewayError } from '../../errors.ts';
 import type { Channel, Endpoint, TransportProtocol } from '../transport.ts';
 import type { BoundListener } from './config.ts';
 import type { SentBy } from './channels.ts';
@@ -78,45 +79,94 @@ export async function contactForChannel(listeners: readonly BoundListener[], cha
 
 const CACHE_TTL_MS = 300_000;
 const CACHE_MAX = 1024;
+/** Least recently written first (a Map keeps insertion order): the oldest entry goes when the cache is full. */
 const cache = new Map<string, { address: string; at: number }>();
+/** One lookup at a time per remote: calls arriving while it runs share it. */
+const inFlight = new Map<string, Promise<string>>();
 
-/** The source address last found towards `remote` (within the last five minutes), without a lookup. */
+/** A lookup that found no usable source address: no route, a name that does not resolve, or only a wildcard. */
+export class SourceAddressError extends GatewayError {
+  constructor(remote: string, reason: string, cause?: unknown) {
+    super('SOURCE_ADDRESS_UNKNOWN', `no source address towards ${remote}: ${reason}`, cause === undefined ? undefined : { cause });
+  }
+}
+
+function remember(key: string, address: string, at: number): void {
+  cache.delete(key);
+  if (cache.size >= CACHE_MAX) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+  cache.set(key, { address, at });
+}
+
+/**
+ * The source address last found towards `remote`, without waiting (stale-while-revalidate): an entry older than
+ * five minutes is still served — routes rarely change, and the listener's loopback sent-by would be wrong for
+ * certain — while a fresh lookup replaces it in the background. Undefined only when nothing was ever found.
+ */
 export function knownLocalAddressTowards(remote: string): string | undefined {
   const hit = cache.get(remote);
-  return hit !== undefined && Date.now() - hit.at < CACHE_TTL_MS ? hit.address : undefined;
+  if (hit === undefined) return undefined;
+  if (Date.now() - hit.at >= CACHE_TTL_MS) refresh(remote).catch(() => undefined);
+  return hit.address;
 }
 
 /**
  * The address the kernel sends from towards `remote` (an IP literal or a name): a UDP socket connected to it
- * (route lookup, no packet sent), then closed. Cached for five minutes; rejects when there is no route.
+ * (route lookup, no packet sent), then closed. Cached for five minutes under `remote` and, for a name, under the
+ * address it resolved to (a peer's requests arrive from that address). Rejects with SourceAddressError when there
+ * is no route or the name does not resolve; a failure caches nothing.
  */
 export function localAddressTowards(remote: string): Promise<string> {
-  const known = knownLocalAddressTowards(remote);
-  if (known !== undefined) return Promise.resolve(known);
+  const hit = cache.get(remote);
+  if (hit !== undefined && Date.now() - hit.at < CACHE_TTL_MS) return Promise.resolve(hit.address);
+  return refresh(remote);
+}
+
+function refresh(remote: string): Promise<string> {
+  const running = inFlight.get(remote);
+  if (running !== undefined) return running;
+  const lookup = probe(remote).finally(() => inFlight.delete(remote));
+  inFlight.set(remote, lookup);
+  return lookup;
+}
+
+function probe(remote: string): Promise<string> {
   const host = remote.startsWith('[') ? remote.slice(1, -1) : remote;
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket(familyOf(host) === 6 ? 'udp6' : 'udp4');
-    const fail = (error: Error): void => {
+    let settled = false;
+    const fail = (error: unknown, reason: string): void => {
+      if (settled) return;
+      settled = true;
       socket.close();
-      reject(error);
+      reject(new SourceAddressError(remote, reason, error));
     };
-    socket.once('error', fail);
+    socket.once('error', (error) => fail(error, error.message));
     try {
-      socket.connect(5060, host, () => {
+      // With a callback, Node hands a failed connect (ENOTFOUND, ENETUNREACH) to it and emits no 'error'.
+      socket.connect(5060, host, (error?: Error) => {
+        if (error) return fail(error, error.message);
         let address: string;
+        let resolved: string;
         try {
           address = socket.address().address;
-        } catch (error) {
-          fail(error as Error);
-          return;
+          resolved = socket.remoteAddress().address;
+        } catch (err) {
+          return fail(err, 'socket not connected');
         }
+        // An unconnected socket reports the wildcard: never an address to give a peer.
+        if (isWildcard(address)) return fail(undefined, 'only a wildcard address');
+        settled = true;
         socket.close();
-        if (cache.size >= CACHE_MAX) cache.clear();
-        cache.set(remote, { address, at: Date.now() });
+        const at = Date.now();
+        remember(remote, address, at);
+        if (resolved !== host) remember(resolved, address, at);
         resolve(address);
       });
     } catch (error) {
-      fail(error as Error);
+      fail(error, (error as Error).message);
     }
   });
 }

@@ -153,6 +153,39 @@ describe('a released INVITE transaction answers 2xx itself (real UDP)', () => {
   });
 });
 
+describe('a released INVITE transaction whose late fork\'s next hop cannot be reached', () => {
+  it('ACKs and BYEs over the INVITE\'s channel, and ACKs the retransmitted 2xx again there', async () => {
+    const stack = await uac();
+    const port = stack.port('UDP');
+    const proxy = await peer();
+    const callId = `late-fork-noroute-${Date.now()}`;
+    const request = invite(`sip:bob@127.0.0.1:${proxy.port}`, callId);
+    const channel = await stack.channelFor({ protocol: 'UDP', host: '127.0.0.1', port: proxy.port });
+    stack.transactions.sendRequest(request, channel, { onResponse: () => {}, onTimeout: () => {}, onTransportError: () => {} });
+    const sent = (await proxy.inbox.next()) as SipRequest;
+    proxy.send(serializeSipMessage(ok(sent, 'fork1', proxy.port)), port);
+    await new Promise((r) => setTimeout(r, 50));
+    const asked: unknown[] = [];
+    stack.transactions.release(callId, (target) => {
+      asked.push(target);
+      return Promise.reject(new Error('no route'));
+    });
+
+    // The fork's Contact is a port nobody resolves to: the INVITE's next hop still gets the ACK and the BYE.
+    const late = serializeSipMessage(ok(sent, 'fork2', 9));
+    proxy.send(late, port);
+    const ack = (await proxy.inbox.next()) as SipRequest;
+    const bye = (await proxy.inbox.next()) as SipRequest;
+    expect([ack.method, bye.method]).toEqual(['ACK', 'BYE']);
+    expect(asked).toHaveLength(1);
+    proxy.send(serializeSipMessage(createResponseTo(bye, 200)), port);
+    proxy.send(late, port);
+    const again = (await proxy.inbox.next()) as SipRequest;
+    expect(again.method).toBe('ACK');
+    expect(serializeSipMessage(again).toString()).toBe(serializeSipMessage(ack).toString());
+  });
+});
+
 describe('lateForkRequests / targetOf', () => {
   const inv = invite('sip:bob@proxy.example;transport=tcp', 'c1');
   inv.headers.prepend('Via', 'SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK-x');
@@ -180,6 +213,16 @@ describe('lateForkRequests / targetOf', () => {
     expect(targetOf('sips:bob@[::1]:5071', 'TCP')).toEqual({ protocol: 'TLS', host: '[::1]', port: 5071 });
     expect(targetOf('sip:bob@example.com;maddr=127.0.0.2', 'UDP')).toEqual({ protocol: 'UDP', host: '127.0.0.2' });
     expect(targetOf('tel:+15551234', 'UDP')).toBeUndefined();
+  });
+
+  it('loose routing: the Request-URI is the Contact without URI headers or method (§19.1.1 table)', () => {
+    const response = createResponseTo(inv, 200, undefined, 't3');
+    response.headers.append('Record-Route', '<sip:edge.example;lr>');
+    response.headers.append('Contact', '<sip:bob@10.0.0.9:5070;method=INVITE;transport=tcp?Subject=hi>');
+    const { ack, bye, nextHop } = lateForkRequests(inv, response)!;
+    expect(ack.uri).toBe('sip:bob@10.0.0.9:5070;transport=tcp');
+    expect(bye.uri).toBe('sip:bob@10.0.0.9:5070;transport=tcp');
+    expect(nextHop).toBe('sip:edge.example;lr');
   });
 
   it('a 2xx without a To tag gets nothing', () => {
