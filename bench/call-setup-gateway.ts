@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { memoryAfterGc, type MemorySample } from './inspector-memory.ts';
+import { waitForLine, waitForTcp } from './gateway-startup.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const NODE = process.execPath;
@@ -93,33 +94,7 @@ function gatewayYaml(o: GatewayChildOptions, sipPort: number, httpPort: number):
   ].join('\n');
 }
 
-async function waitForTcp(port: number, child: ChildProcess, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`gateway exited during start-up (${child.exitCode})`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gateway did not listen on ${port} within ${ms} ms`);
-}
 
-async function waitForLine(file: string, text: string, child: ChildProcess, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`gateway exited during start-up (${child.exitCode}): ${readFileSync(file, 'utf8').slice(-2000)}`);
-    if (existsSync(file) && readFileSync(file, 'utf8').includes(text)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gateway did not log "${text}" within ${ms} ms`);
-}
 
 async function stopChild(child: ChildProcess, ms: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

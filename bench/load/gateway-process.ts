@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../call-setup-gateway.ts';
 export { cpuMs, rssBytes } from '../call-setup-gateway.ts';
 import { memoryAfterGc, type MemorySample } from '../inspector-memory.ts';
+import { waitForLine, waitForTcp } from '../gateway-startup.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -79,15 +80,6 @@ function config(o: GatewayProcessOptions, sipPort: number, httpPort: number): st
   return `${lines.join('\n')}\n`;
 }
 
-async function waitForLine(file: string, text: string, child: ChildProcess, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`gateway exited during start-up (${child.exitCode}): ${readFileSync(file, 'utf8').slice(-2000)}`);
-    if (existsSync(file) && readFileSync(file, 'utf8').includes(text)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gateway did not log "${text}" within ${ms} ms: ${readFileSync(file, 'utf8').slice(-2000)}`);
-}
 
 /** The Node flags `npm start` gives the gateway (package.json), so the benchmark measures the gateway as users run it. */
 export function npmStartFlags(): string[] {
@@ -170,21 +162,3 @@ export function childPids(ppid: number): number[] {
   return out;
 }
 
-async function waitForTcp(port: number, child: ChildProcess, ms: number): Promise<void> {
-  const net = await import('node:net');
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`gateway exited during start-up (${child.exitCode})`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gateway did not listen on ${port} within ${ms} ms`);
-}
