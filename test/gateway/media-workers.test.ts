@@ -16,7 +16,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { startGateway, StartupError, type Gateway } from '../../src/gateway.ts';
 import { MediaDispatcher } from '../../src/rtp-bridge/media-dispatcher.ts';
 import type { OutgoingCall } from '../support/outgoing-call.ts';
-import type { Sending } from '../support/media-endpoint.ts';
+import { audioFlows, dispatcherOf, echoCall, type LiveCall } from '../support/dispatched-echo.ts';
 import { TestPhone } from '../support/test-phone.ts';
 import { freePort, waitFor } from './harness.ts';
 
@@ -78,12 +78,6 @@ logLevel: silent
 `;
 }
 
-interface LiveCall {
-  call: OutgoingCall;
-  sending: Sending;
-  mediaId: string;
-  node: string;
-}
 
 describe('gateway with media.workers: 2', () => {
   let gw: Gateway;
@@ -103,26 +97,9 @@ describe('gateway with media.workers: 2', () => {
     await gw?.close();
   });
 
-  const dispatcher = (): MediaDispatcher => {
-    expect(gw.media).toBeInstanceOf(MediaDispatcher);
-    return gw.media as MediaDispatcher;
-  };
+  const dispatcher = (): MediaDispatcher => dispatcherOf(gw);
 
-  async function echoCall(): Promise<LiveCall> {
-    const before = new Set(await gw.media.list());
-    const call = await phone.call('echo');
-    const sending = call.startSending({ pt: 0, everyMs: 20 });
-    await call.waitForAudio((a) => a.markers.some((m) => m.stream === sending.stream));
-    const mediaId = (await gw.media.list()).find((id) => !before.has(id));
-    expect(mediaId).toBeDefined();
-    return { call, sending, mediaId: mediaId!, node: dispatcher().nodeOf(mediaId!)! };
-  }
 
-  async function audioFlows(live: LiveCall, n = 10): Promise<void> {
-    const newest = () => Math.max(-1, ...live.call.audio.markers.filter((m) => m.stream === live.sending.stream).map((m) => m.frame));
-    const start = newest();
-    await waitFor(() => newest() >= start + n, `echo markers on a call on ${live.node}`, 5000);
-  }
 
   it('forks two media processes, each with its own half of media.ports, and no media in the gateway process', () => {
     const workers = workersOf(process.pid).sort((a, b) => Number(flag(a, '--port-min')) - Number(flag(b, '--port-min')));
@@ -150,7 +127,7 @@ describe('gateway with media.workers: 2', () => {
 
   it('spreads calls over both workers with audio; a killed worker ends its calls on both legs at once and is restarted', async () => {
     const calls: LiveCall[] = [];
-    for (let i = 0; i < 4; i++) calls.push(await echoCall());
+    for (let i = 0; i < 4; i++) calls.push(await echoCall(gw, phone));
     expect(calls.map((c) => c.node).sort()).toEqual(['worker-1', 'worker-1', 'worker-2', 'worker-2']);
     for (const c of calls) await audioFlows(c);
 
@@ -194,7 +171,7 @@ describe('gateway with media.workers: 2', () => {
     // The dispatcher also weighs the sessions a node last reported (asked every 5 s): wait until it has heard the
     // new process's 0, so the placement below is decided by load alone.
     await waitFor(() => (dispatcher().status().find((s) => s.name === 'worker-1')?.reportedSessions ?? 0) === 0, 'worker-1 reporting no sessions', 8000);
-    const fresh = [await echoCall(), await echoCall()];
+    const fresh = [await echoCall(gw, phone), await echoCall(gw, phone)];
     // worker-1 is empty, worker-2 carries two calls: the least-loaded rule sends both new calls to worker-1.
     expect(fresh.map((c) => c.node)).toEqual(['worker-1', 'worker-1']);
     for (const c of fresh) await audioFlows(c);
@@ -210,7 +187,7 @@ describe('gateway with media.workers: 2', () => {
   });
 
   it('close() ends the calls with BYE, then stops every worker process', async () => {
-    const live = await echoCall();
+    const live = await echoCall(gw, phone);
     const pids = workersOf(process.pid).map((w) => w.pid);
     expect(pids).toHaveLength(2);
     await gw.close();

@@ -10,21 +10,13 @@ import { parseConfig } from '../../src/config/load.ts';
 import { startGateway, type Gateway } from '../../src/gateway.ts';
 import { NgClient } from '../../src/ng/ng-client.ts';
 import { MediaDispatcher } from '../../src/rtp-bridge/media-dispatcher.ts';
-import type { OutgoingCall } from '../support/outgoing-call.ts';
-import type { Sending } from '../support/media-endpoint.ts';
+import { audioFlows, dispatcherOf, echoCall, type LiveCall } from '../support/dispatched-echo.ts';
 import { TestPhone } from '../support/test-phone.ts';
 import { freePort, waitFor } from '../gateway/harness.ts';
 import { startMediaNode, stopAll, type MediaNodeProcess } from './helpers/processes.ts';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
-interface LiveCall {
-  call: OutgoingCall;
-  sending: Sending;
-  /** The gateway's id for the call (the media Call-ID), and the node it was placed on. */
-  mediaId: string;
-  node: string;
-}
 
 describe('gateway over two remote media nodes (media.local: false)', () => {
   let nodeA: MediaNodeProcess;
@@ -71,35 +63,15 @@ logLevel: silent
     await stopAll();
   });
 
-  const dispatcher = (): MediaDispatcher => {
-    expect(gw.media).toBeInstanceOf(MediaDispatcher);
-    return gw.media as MediaDispatcher;
-  };
+  const dispatcher = (): MediaDispatcher => dispatcherOf(gw);
 
-  /** Calls echo and waits for its own markers to come back; finds the media call the gateway made for it. */
-  async function echoCall(): Promise<LiveCall> {
-    const before = new Set(await gw.media.list());
-    const call = await phone.call('echo');
-    const sending = call.startSending({ pt: 0, everyMs: 20 });
-    await call.waitForAudio((a) => a.markers.some((m) => m.stream === sending.stream));
-    const mediaId = (await gw.media.list()).find((id) => !before.has(id));
-    expect(mediaId).toBeDefined();
-    return { call, sending, mediaId: mediaId!, node: dispatcher().nodeOf(mediaId!)! };
-  }
 
-  /** Markers of this stream keep coming back: frames at least `n` past the newest one seen now. */
-  async function audioFlows(live: LiveCall, n = 10): Promise<void> {
-    // The meter keeps only the latest markers: compare frame numbers, not how many are kept.
-    const newest = () => Math.max(-1, ...live.call.audio.markers.filter((m) => m.stream === live.sending.stream).map((m) => m.frame));
-    const start = newest();
-    await waitFor(() => newest() >= start + n, `echo markers on a call on ${live.node}`, 5000);
-  }
 
   const nodeCalls = async (i: number): Promise<string[]> => (await ng[i]!.request({ command: 'list' }))['calls'] as string[];
 
   it('spreads calls over both nodes, audio comes back on each; killing one ends its calls on both legs; new calls go to the survivor', async () => {
     const calls: LiveCall[] = [];
-    for (let i = 0; i < 4; i++) calls.push(await echoCall());
+    for (let i = 0; i < 4; i++) calls.push(await echoCall(gw, phone));
     expect(calls.map((c) => c.node).sort()).toEqual(['node-a', 'node-a', 'node-b', 'node-b']);
     // Each node really holds its two sessions (asked over ng, as Kamailio would).
     expect((await nodeCalls(0)).sort()).toEqual(calls.filter((c) => c.node === 'node-a').map((c) => c.mediaId).sort());
@@ -135,7 +107,7 @@ logLevel: silent
     }
 
     // New calls: all on node-b, with audio.
-    const fresh = [await echoCall(), await echoCall()];
+    const fresh = [await echoCall(gw, phone), await echoCall(gw, phone)];
     expect(fresh.map((c) => c.node)).toEqual(['node-b', 'node-b']);
     expect((await nodeCalls(1)).sort()).toEqual([...onB, ...fresh].map((c) => c.mediaId).sort());
 
