@@ -307,3 +307,26 @@ export const DIALING_USERS = `users:
   - { name: alice, password: demo, displayName: Alice, dialPatterns: ['@users', '@services', '\\+1555[0-9]+'], maxCalls: 200 }
   - { name: bob, password: demo, displayName: Bob, dialPatterns: ['@users', '@services', '\\+1555[0-9]+'], maxCalls: 200 }
 `;
+
+/** The DID the inbound-trunk tests call; `inboundTrunkGateway` routes it (and its neighbours) to alice. */
+export const INBOUND_DID = '+15550001000';
+
+/** A gateway with one trunk allowed from 127.0.0.1 whose calls to INBOUND_DID ring alice. */
+export async function inboundTrunkGateway(cleanup: Cleanup): Promise<Gateway & { sipPort: number }> {
+  const yaml = `${DIALING_USERS}trunks:
+${trunkYaml({ port: 5060 }, { allowedSources: ['127.0.0.1'] })}routes:
+  inbound:
+    - { match: '\\+1555000100[0-9]', users: [alice] }
+`;
+  return cleanup.add(await gatewayFor(yaml), (g) => g.close());
+}
+
+/** SIPp as the trunk, calling INBOUND_DID through the gateway with `scenario`. */
+export async function trunkCallsIn(
+  cleanup: Cleanup,
+  gw: { sipPort: number },
+  scenario: string,
+  options: Partial<SippPeerOptions> = {},
+): Promise<SippPeer> {
+  return cleanup.add(await startSipp({ scenario, remote: `127.0.0.1:${gw.sipPort}`, service: INBOUND_DID, ...options }), (p) => p.stop());
+}

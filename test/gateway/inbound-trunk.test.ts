@@ -4,30 +4,11 @@
  * cancelled; a user with no registration gets 480; a source that is not a trunk gets 403 and no call.
  */
 import { it, expect, afterEach } from 'vitest';
-import { Cleanup, DIALING_USERS, expectReleased, gatewayFor, phoneFor, sleep, startSipp, trunkYaml, type SippPeer } from './harness.ts';
-import type { Gateway } from '../../src/gateway.ts';
+import { Cleanup, expectReleased, inboundTrunkGateway, phoneFor, sleep, trunkCallsIn, type SippPeer } from './harness.ts';
 import { describeWith } from '../support/tools.ts';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-
-const DID = '+15550001000';
-
-async function inboundGateway(): Promise<Gateway & { sipPort: number }> {
-  const yaml = `${DIALING_USERS}trunks:
-${trunkYaml({ port: 5060 }, { allowedSources: ['127.0.0.1'] })}routes:
-  inbound:
-    - { match: '\\+1555000100[0-9]', users: [alice] }
-`;
-  return cleanup.add(await gatewayFor(yaml), (g) => g.close());
-}
-
-async function callIn(gw: { sipPort: number }, scenario: string, options: Partial<Parameters<typeof startSipp>[0]> = {}): Promise<SippPeer> {
-  return cleanup.add(
-    await startSipp({ scenario, remote: `127.0.0.1:${gw.sipPort}`, service: DID, ...options }),
-    (p) => p.stop(),
-  );
-}
 
 /** The final status line SIPp logged (gw-uac-refused.xml). */
 function refusal(sipp: SippPeer): string {
@@ -36,9 +17,9 @@ function refusal(sipp: SippPeer): string {
 
 describeWith(['sipp'], 'inbound calls from a SIP trunk (SIPp UAC)', () => {
   it('rings the DID’s user, who answers; RTP flows both ways; the trunk’s BYE ends the browser’s call', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
-    const sipp = await callIn(gw, 'gw-uac-inbound.xml', { echo: true, pauseMs: 3000 });
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-inbound.xml', { echo: true, pauseMs: 3000 });
 
     const call = await alice.waitForIncoming(10_000);
     expect(call.request.headers.get('from')).toMatch(/\+15557770000/);
@@ -56,10 +37,10 @@ describeWith(['sipp'], 'inbound calls from a SIP trunk (SIPp UAC)', () => {
   });
 
   it('rings both of a user’s phones; one answers, the other is cancelled', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const desk = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     const mobile = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
-    const sipp = await callIn(gw, 'gw-uac-inbound.xml', { echo: true, pauseMs: 2000 });
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-inbound.xml', { echo: true, pauseMs: 2000 });
 
     const [atDesk, onMobile] = await Promise.all([desk.waitForIncoming(10_000), mobile.waitForIncoming(10_000)]);
     await Promise.all([atDesk.ring(), onMobile.ring()]);
@@ -77,10 +58,10 @@ describeWith(['sipp'], 'inbound calls from a SIP trunk (SIPp UAC)', () => {
   });
 
   it('when one of the user’s phones declines (603), the other stops ringing and the trunk gets 603', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const desk = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     const mobile = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
-    const sipp = await callIn(gw, 'gw-uac-refused.xml');
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-refused.xml');
     const [atDesk, onMobile] = await Promise.all([desk.waitForIncoming(10_000), mobile.waitForIncoming(10_000)]);
     await Promise.all([atDesk.ring(), onMobile.ring()]);
     onMobile.reject(603, 'Decline');
@@ -91,9 +72,9 @@ describeWith(['sipp'], 'inbound calls from a SIP trunk (SIPp UAC)', () => {
   });
 
   it('the trunk’s caller gives up while the browser rings: the browser’s call ends, cancelled', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
-    const sipp = await callIn(gw, 'gw-uac-cancel.xml', { pauseMs: 500 });
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-cancel.xml', { pauseMs: 500 });
     const call = await alice.waitForIncoming(10_000);
     await call.ring();
     expect(await call.ended).toEqual({ by: 'remote', reason: 'CANCEL' });
@@ -102,26 +83,26 @@ describeWith(['sipp'], 'inbound calls from a SIP trunk (SIPp UAC)', () => {
   });
 
   it('answers 480 when the DID’s user has no registered phone', async () => {
-    const gw = await inboundGateway();
-    const sipp = await callIn(gw, 'gw-uac-refused.xml');
+    const gw = await inboundTrunkGateway(cleanup);
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-refused.xml');
     await sipp.succeeded();
     expect(refusal(sipp)).toMatch(/^SIP\/2\.0 480 /);
     await expectReleased(gw);
   });
 
   it('answers 404 for a number no inbound route has', async () => {
-    const gw = await inboundGateway();
-    const sipp = await callIn(gw, 'gw-uac-refused.xml', { service: '+15559999999' });
+    const gw = await inboundTrunkGateway(cleanup);
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-refused.xml', { service: '+15559999999' });
     await sipp.succeeded();
     expect(refusal(sipp)).toMatch(/^SIP\/2\.0 404 /);
   });
 
   it('refuses an INVITE from an address that is no trunk with 403, and no phone rings', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     let rang = false;
     alice.on('incoming', () => (rang = true));
-    const sipp = await callIn(gw, 'gw-uac-refused.xml', { address: '127.0.0.2' });
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-refused.xml', { address: '127.0.0.2' });
     await sipp.succeeded();
     expect(refusal(sipp)).toMatch(/^SIP\/2\.0 403 /);
     await sleep(200);

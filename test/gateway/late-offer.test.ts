@@ -7,27 +7,11 @@
  * re-INVITEs from both sides and one without SDP. Everything the call held is given back.
  */
 import { it, expect, afterEach } from 'vitest';
-import { Cleanup, DIALING_USERS, expectReleased, gatewayFor, phoneFor, resourcesOf, startSipp, trunkYaml, waitFor, type SippPeer } from './harness.ts';
-import type { Gateway } from '../../src/gateway.ts';
+import { Cleanup, DIALING_USERS, expectReleased, gatewayFor, inboundTrunkGateway, phoneFor, resourcesOf, startSipp, trunkCallsIn, trunkYaml, waitFor, type SippPeer } from './harness.ts';
 import { describeWith } from '../support/tools.ts';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-
-const DID = '+15550001000';
-
-async function inboundGateway(): Promise<Gateway & { sipPort: number }> {
-  const yaml = `${DIALING_USERS}trunks:
-${trunkYaml({ port: 5060 }, { allowedSources: ['127.0.0.1'] })}routes:
-  inbound:
-    - { match: '\\+1555000100[0-9]', users: [alice] }
-`;
-  return cleanup.add(await gatewayFor(yaml), (g) => g.close());
-}
-
-async function callIn(gw: { sipPort: number }, scenario: string, options: Partial<Parameters<typeof startSipp>[0]> = {}): Promise<SippPeer> {
-  return cleanup.add(await startSipp({ scenario, remote: `127.0.0.1:${gw.sipPort}`, service: DID, ...options }), (p) => p.stop());
-}
 
 /** The SDP of the first 200 OK to the INVITE that SIPp received (up to the next message in its log). */
 function offerIn200(sipp: SippPeer): string {
@@ -68,10 +52,10 @@ function expectVersionSteps(sdps: readonly string[]): number[] {
 
 describeWith(['sipp'], 'late offer: a trunk’s INVITE without SDP (SIPp UAC)', () => {
   it('offers plain RTP/AVP at the gateway’s address in the 200, takes the answer from the ACK, RTP flows both ways', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     const baseline = await resourcesOf(gw);
-    const sipp = await callIn(gw, 'gw-uac-late-offer.xml', { echo: true, pauseMs: 3000 });
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-late-offer.xml', { echo: true, pauseMs: 3000 });
 
     const call = await alice.waitForIncoming(10_000);
     // The browser gets a real WebRTC offer although the trunk sent none.
@@ -96,10 +80,10 @@ describeWith(['sipp'], 'late offer: a trunk’s INVITE without SDP (SIPp UAC)', 
   });
 
   it('after the answer in the ACK, re-INVITEs both ways (and one without SDP) bring each peer the next o= version', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     const baseline = await resourcesOf(gw);
-    const sipp = await callIn(gw, 'gw-uac-late-offer-reinvites.xml', { echo: true });
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-late-offer-reinvites.xml', { echo: true });
 
     const call = await alice.waitForIncoming(10_000);
     const toBrowser = [call.request.body.toString()];
@@ -128,10 +112,10 @@ describeWith(['sipp'], 'late offer: a trunk’s INVITE without SDP (SIPp UAC)', 
   });
 
   it('an ACK without the answer ends the call with BYE to the trunk and to the browser', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     const baseline = await resourcesOf(gw);
-    const sipp = await callIn(gw, 'gw-uac-late-offer-no-answer.xml');
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-late-offer-no-answer.xml');
 
     const call = await alice.waitForIncoming(10_000);
     await call.answer();
@@ -143,10 +127,10 @@ describeWith(['sipp'], 'late offer: a trunk’s INVITE without SDP (SIPp UAC)', 
   });
 
   it('an ACK whose answer has no codec of our offer ends the call with BYE on both sides', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     const baseline = await resourcesOf(gw);
-    const sipp = await callIn(gw, 'gw-uac-late-offer-bad-answer.xml');
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-late-offer-bad-answer.xml');
 
     const call = await alice.waitForIncoming(10_000);
     await call.answer();
@@ -156,10 +140,10 @@ describeWith(['sipp'], 'late offer: a trunk’s INVITE without SDP (SIPp UAC)', 
   });
 
   it('an ACK whose answer keeps only a codec the browser does not send (PCMA, the browser sends PCMU) ends the call with BYE', async () => {
-    const gw = await inboundGateway();
+    const gw = await inboundTrunkGateway(cleanup);
     const alice = cleanup.add(await phoneFor(gw, 'alice'), (p) => p.close());
     const baseline = await resourcesOf(gw);
-    const sipp = await callIn(gw, 'gw-uac-late-offer-pcma-answer.xml');
+    const sipp = await trunkCallsIn(cleanup, gw, 'gw-uac-late-offer-pcma-answer.xml');
 
     const call = await alice.waitForIncoming(10_000);
     await call.answer();
